@@ -1,0 +1,44 @@
+{#
+    Money arithmetic. Amounts are decimals end to end, never floats.
+#}
+
+{#
+    The product of a quantity and a unit price, exact to 8 decimal places. DuckDB types
+    decimal(18,4) * decimal(18,4) as decimal(18,8), which overflows past ten integer digits, so it
+    widens one side first; Spark caps precision at 38, so it must not be widened there.
+#}
+{% macro multiply_decimals(quantity, unit_price) -%}
+    {{ return(adapter.dispatch('multiply_decimals', 'overages')(quantity, unit_price)) }}
+{%- endmacro %}
+
+{% macro default__multiply_decimals(quantity, unit_price) -%}
+    (cast({{ quantity }} as decimal(18, 4)) * cast({{ unit_price }} as decimal(18, 4)))
+{%- endmacro %}
+
+{% macro duckdb__multiply_decimals(quantity, unit_price) -%}
+    (cast({{ quantity }} as decimal(28, 4)) * cast({{ unit_price }} as decimal(18, 4)))
+{%- endmacro %}
+
+
+{#
+    Round an amount to its currency's minor units, halves away from zero (SPEC rule 8).
+    Engines want a constant number of places for a decimal round, so each minor-unit count the
+    reference data can hold gets its own branch; an unexpected count yields null, which the
+    marts' not_null tests catch.
+#}
+{% macro round_to_minor_units(amount, minor_units) -%}
+    cast(
+        case {{ minor_units }}
+            when 0 then round({{ amount }}, 0)
+            when 2 then round({{ amount }}, 2)
+            when 3 then round({{ amount }}, 3)
+        end
+        as decimal(18, 4)
+    )
+{%- endmacro %}
+
+
+{# SPEC rule 6: what is used beyond the free allocation; allocations never roll over. #}
+{% macro overage_quantity(usage_quantity, free_allocation) -%}
+    greatest({{ usage_quantity }} - {{ free_allocation }}, 0)
+{%- endmacro %}

@@ -1,0 +1,49 @@
+{# The first day of the UTC calendar month holding a timestamp or date (SPEC rule 1). #}
+{% macro month_of(expr) -%}
+    cast({{ dbt.date_trunc('month', expr) }} as date)
+{%- endmacro %}
+
+
+{# The first day of the month after the one holding a date. #}
+{% macro next_month_of(expr) -%}
+    cast({{ dbt.dateadd('month', 1, overages.month_of(expr)) }} as date)
+{%- endmacro %}
+
+
+{#
+    The first month a date range starting on `expr` covers whole: the month of `expr` when it is a
+    month's first day, else the next month (a contract from the 15th first applies next month).
+#}
+{% macro first_month_from(expr) -%}
+    case
+        when {{ overages.month_of(expr) }} = cast({{ expr }} as date) then {{ overages.month_of(expr) }}
+        else {{ overages.next_month_of(expr) }}
+    end
+{%- endmacro %}
+
+
+{#
+    Reference rows in force for a month (SPEC rule 5): valid_from <= the month's first day < valid_to,
+    an open valid_to never ending.
+#}
+{% macro in_force(relation_alias, month_column) -%}
+    {{ relation_alias }}.valid_from <= {{ month_column }}
+    and ({{ relation_alias }}.valid_to is null or {{ month_column }} < {{ relation_alias }}.valid_to)
+{%- endmacro %}
+
+
+{#
+    The numbers 0 to 9999, as a portable relation with one column `n`, for month spines
+    (no engine-specific series function, no package).
+#}
+{% macro integers_0_to_9999() -%}
+    {%- set digits -%}
+        select 0 as d union all select 1 union all select 2 union all select 3 union all select 4
+        union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
+    {%- endset -%}
+    select units.d + 10 * tens.d + 100 * hundreds.d + 1000 * thousands.d as n
+    from ({{ digits }}) as units
+    cross join ({{ digits }}) as tens
+    cross join ({{ digits }}) as hundreds
+    cross join ({{ digits }}) as thousands
+{%- endmacro %}

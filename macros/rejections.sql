@@ -1,0 +1,51 @@
+{#
+    SPEC rule 2: among the rows sharing a complete natural key, the one landed last wins; the others
+    are duplicates. Ties on _loaded_at are broken by the row's own columns, so the winner is the same
+    on every build and every engine (explicit null ordering: engines differ in their default).
+#}
+{% macro landing_rank(key_columns, tiebreak_columns) -%}
+    row_number() over (
+        partition by {{ key_columns | join(', ') }}
+        order by
+            _loaded_at desc nulls last
+            {%- for column in tiebreak_columns %},
+            {{ column }} asc nulls last
+            {%- endfor %}
+    )
+{%- endmacro %}
+
+
+{#
+    The reasons of SPEC rule 9, in the order the rule reports them when a row has several faults.
+    The audit models, the tests and the validation suites all read this one list.
+#}
+{% macro rejection_reasons() -%}
+    {{ return([
+        'missing_id',
+        'duplicate',
+        'missing_org',
+        'missing_timestamp',
+        'invalid_quantity',
+        'invalid_interval',
+        'unknown_license_tier',
+        'unknown_license_type',
+        'unknown_currency',
+        'unknown_feature',
+        'no_subscription',
+        'contract_currency_mismatch',
+        'unknown_case',
+    ]) }}
+{%- endmacro %}
+
+
+{# Each raw table (as audit.rejected_rows names it) and the intermediate model that validates its rows. #}
+{% macro validated_models() -%}
+    {{ return({
+        'org_subscriptions': 'int_org_subscriptions_validated',
+        'wallboard_accounts': 'int_wallboard_accounts_validated',
+        'ai_token_events': 'int_ai_token_events_validated',
+        'cases': 'int_cases_validated',
+        'case_workitems': 'int_case_workitems_validated',
+        'contract_rates': 'int_contract_rates_validated',
+    }) }}
+{%- endmacro %}

@@ -1,0 +1,41 @@
+{#
+    SPEC rule 9: every landed row that cannot be used, with the first of its faults. Each validated
+    model keeps every landed row; the rows with a reason are unioned here.
+#}
+{%- set validated_models = overages.validated_models() -%}
+
+with
+
+{% for source_table, model in validated_models.items() %}
+{{ source_table }} as (
+    select
+        '{{ source_table }}' as source_table,
+        record_id,
+        org_id,
+        rejection_reason as reason,
+        _loaded_at
+    from {{ ref(model) }}
+    where rejection_reason is not null
+),
+
+{% endfor %}
+unioned as (
+    {%- for source_table in validated_models %}
+    select * from {{ source_table }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+final as (
+    select
+        cast(source_table as {{ dbt.type_string() }}) as source_table,
+        cast(record_id as {{ dbt.type_string() }}) as record_id,
+        cast(org_id as {{ dbt.type_string() }}) as org_id,
+        cast(reason as {{ dbt.type_string() }}) as reason,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as _loaded_at
+    from unioned
+)
+
+select * from final

@@ -1,0 +1,118 @@
+"""The `overages` command: land demo data, build the warehouse, and report what it holds."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import click
+
+from overages import __version__
+from overages.errors import OveragesError
+from overages.months import parse_month
+from overages.warehouse import connect, resolve_path
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _warehouse_option(function: F) -> F:
+    return click.option(
+        "--warehouse", "warehouse", type=click.Path(dir_okay=False), default=None,
+        help="DuckDB file of the warehouse (default: $WAREHOUSE_PATH, else warehouse/overages.duckdb).",
+    )(function)
+
+
+def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_month(value).strftime("%Y-%m")
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.group()
+@click.version_option(__version__, prog_name="overages")
+def main() -> None:
+    """Genesys Cloud usage beyond the monthly free allocations, as billable overage marts."""
+
+
+@main.command()
+@_warehouse_option
+@click.option("--orgs", type=click.IntRange(1, 1_000_000), default=300, show_default=True,
+              help="Organisations to simulate.")
+@click.option("--months", type=click.IntRange(1, 120), default=6, show_default=True,
+              help="Billing months of usage, ending with --end-month.")
+@click.option("--end-month", callback=_month, default="2026-10", show_default=True,
+              help="Last month of usage (YYYY-MM).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed: same seed, same rows.")
+def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: int) -> None:
+    """Land a synthetic raw data set (with a share of every fault) in the warehouse's raw schema."""
+    from overages import demo as demo_data
+
+    path = resolve_path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    data = demo_data.generate(orgs=orgs, months=months, seed=seed, end_month=end_month)
+    con = connect(path)
+    try:
+        counts = demo_data.land(con, data)
+    finally:
+        con.close()
+    click.echo(f"Landed demo data in {path} ({time.perf_counter() - started:.1f} s):")
+    for table, count in counts.items():
+        click.echo(f"  raw.{table:<20} {count:>10,} rows")
+
+
+@main.command()
+@_warehouse_option
+@click.option("--through-month", callback=_month, default=None,
+              help="Last billing month to report (YYYY-MM); default: the latest month with accepted usage.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild every table from scratch.")
+@click.option("--quiet", is_flag=True, help="Print only errors and the summary.")
+def build(warehouse: str | None, through_month: str | None, full_refresh: bool, quiet: bool) -> None:
+    """Seed, build and test the marts from the warehouse's raw tables."""
+    from overages import dbt_invoke, summary
+    from overages.warehouse import check_raw_contract
+
+    path = resolve_path(warehouse)
+    started = time.perf_counter()
+    landed = check_raw_contract(path)
+    if landed["org_subscriptions"] == 0:
+        click.echo("warning: raw.org_subscriptions is empty: no org can be billed, every usage row is rejected",
+                   err=True)
+    dbt_invoke.build(path, through_month=through_month, full_refresh=full_refresh, quiet=quiet)
+    elapsed = time.perf_counter() - started
+    con = connect(path)
+    try:
+        click.echo("")
+        click.echo(summary.render(con, path))
+    finally:
+        con.close()
+    click.echo(f"\nBuilt in {elapsed:.1f} s.")
+
+
+def run() -> None:
+    """Entry point: one-line errors and a non-zero exit instead of tracebacks."""
+    try:
+        main(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except OveragesError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,73 @@
+"""dbt, invoked in-process on the project, against one warehouse file."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from overages.errors import BuildFailed, OveragesError
+from overages.warehouse import PROJECT_DIR
+
+# Statuses of dbt results that mean something went wrong.
+_FAILED = {"error", "fail", "runtime error"}
+
+
+@dataclass
+class DbtOutcome:
+    success: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+def run_dbt(args: list[str], warehouse: Path, dbt_vars: dict[str, Any] | None = None,
+            quiet: bool = False) -> DbtOutcome:
+    """Run one dbt command on the project against `warehouse`; never raises for failed nodes."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ["WAREHOUSE_PATH"] = str(warehouse)
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    command = [
+        *args,
+        "--project-dir", str(PROJECT_DIR),
+        "--profiles-dir", str(PROJECT_DIR),
+        "--log-path", str(PROJECT_DIR / "logs"),
+        "--target-path", str(PROJECT_DIR / "target"),
+    ]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dbt_vars)]
+    if quiet:
+        command.insert(0, "--quiet")
+    result = dbtRunner().invoke(command)
+    if result.exception is not None:
+        message = str(result.exception).strip().splitlines()
+        raise OveragesError(f"dbt could not run: {message[0] if message else type(result.exception).__name__}")
+    outcome = DbtOutcome(success=bool(result.success))
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(node_result.status).lower().split(".")[-1]
+        outcome.counts[status] = outcome.counts.get(status, 0) + 1
+        if status in _FAILED:
+            name = node_result.node.name
+            detail = [line.strip() for line in (node_result.message or "").splitlines()
+                      if line.strip() and not line.strip().startswith(("Runtime Error in", "Database Error in"))]
+            outcome.failures.append(f"{node_result.node.resource_type} {name}: {detail[0] if detail else status}")
+    return outcome
+
+
+def build(warehouse: Path, through_month: str | None = None, full_refresh: bool = False,
+          quiet: bool = False, select: list[str] | None = None) -> DbtOutcome:
+    """Seed, build and test the whole project (unit tests are run by the test suite, not by builds)."""
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", *select]
+    outcome = run_dbt(args, warehouse, {"through_month": through_month or ""}, quiet=quiet)
+    if not outcome.success:
+        shown = "; ".join(outcome.failures[:3]) or "see logs/dbt.log"
+        more = f" (and {len(outcome.failures) - 3} more)" if len(outcome.failures) > 3 else ""
+        raise BuildFailed(f"build failed: {shown}{more}")
+    return outcome

@@ -1,0 +1,72 @@
+"""The warehouse file: where it is, and whether its raw tables honour the landing contract."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from overages.errors import OveragesError
+from overages.raw_contract import RAW_SCHEMA, RAW_TABLES
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_WAREHOUSE = PROJECT_DIR / "warehouse" / "overages.duckdb"
+
+
+def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The warehouse file: the argument, else WAREHOUSE_PATH, else the project's default."""
+    chosen = path or os.environ.get("WAREHOUSE_PATH") or DEFAULT_WAREHOUSE
+    return Path(chosen).expanduser().resolve()
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file; a missing file or one another process holds is a one-line error."""
+    if read_only and not path.exists():
+        raise OveragesError(f"warehouse {path} does not exist: land raw data first (overages demo) "
+                            "or point WAREHOUSE_PATH at your DuckDB file")
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        first_line = str(error).splitlines()[0]
+        raise OveragesError(f"cannot open warehouse {path}: {first_line}") from None
+
+
+def check_raw_contract(path: Path) -> dict[str, int]:
+    """Check that every raw table and column of SPEC section 2 is there with a usable type.
+
+    Returns the row count of each raw table. Raises OveragesError naming the first problem.
+    """
+    if not path.exists():
+        raise OveragesError(f"warehouse {path} does not exist: land raw data first (overages demo) "
+                            "or point WAREHOUSE_PATH at your DuckDB file")
+    con = connect(path, read_only=True)
+    try:
+        rows = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = ? order by table_name, ordinal_position",
+            [RAW_SCHEMA],
+        ).fetchall()
+        landed: dict[str, dict[str, str]] = {}
+        for table, column, data_type in rows:
+            landed.setdefault(table, {})[column.lower()] = data_type
+        problems = []
+        for table, columns in RAW_TABLES.items():
+            if table not in landed:
+                problems.append(f"table {RAW_SCHEMA}.{table} is missing")
+                continue
+            for column in columns:
+                data_type = landed[table].get(column.name)
+                if data_type is None:
+                    problems.append(f"column {RAW_SCHEMA}.{table}.{column.name} is missing")
+                elif not column.accepts(data_type):
+                    problems.append(f"column {RAW_SCHEMA}.{table}.{column.name} is {data_type}, "
+                                    f"the contract wants a {column.family}")
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise OveragesError(f"raw data does not match the landing contract: {problems[0]}{more}; "
+                                "see SPEC.md section 2 or README 'Your own data'")
+        return {table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchone()[0]
+                for table in RAW_TABLES}
+    finally:
+        con.close()
