@@ -23,18 +23,16 @@
 {#
     Round an amount to its currency's minor units, halves away from zero (SPEC rule 8).
     Engines want a constant number of places for a decimal round, so each minor-unit count the
-    reference data can hold gets its own branch; an unexpected count yields null, which the
-    marts' not_null tests catch.
+    reference data can hold gets its own branch, each cast on its own: a CASE over decimals of
+    different scales takes the smallest scale in DuckDB and would round a second time. An unexpected
+    count yields null, which the marts' not_null tests catch.
 #}
 {% macro round_to_minor_units(amount, minor_units) -%}
-    cast(
-        case {{ minor_units }}
-            when 0 then round({{ amount }}, 0)
-            when 2 then round({{ amount }}, 2)
-            when 3 then round({{ amount }}, 3)
-        end
-        as decimal(18, 4)
-    )
+    case {{ minor_units }}
+        when 0 then cast(round({{ amount }}, 0) as decimal(18, 4))
+        when 2 then cast(round({{ amount }}, 2) as decimal(18, 4))
+        when 3 then cast(round({{ amount }}, 3) as decimal(18, 4))
+    end
 {%- endmacro %}
 
 

@@ -1,0 +1,44 @@
+# Two commands: `make run` (set up, land the demo data, build) and `make test` (set up, run the tests).
+# Both create .venv from the pinned requirements.txt on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+# pip's global configuration here may name package folders that do not exist; they only add noise.
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test setup lint demo build clean
+
+run: $(STAMP)
+	$(BIN)/overages demo
+	$(BIN)/overages build
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found: install Python 3.11, or run make PYTHON=/path/to/python3.11" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23" 2> >(grep -v "is ignored" >&2)
+	$(BIN)/python -m pip install --quiet -r requirements.txt 2> >(grep -v "is ignored" >&2)
+	$(BIN)/python -m pip install --quiet --no-deps -e . 2> >(grep -v "is ignored" >&2)
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests/python
+	$(BIN)/ruff format --check src tests/python
+
+demo: $(STAMP)
+	$(BIN)/overages demo
+
+build: $(STAMP)
+	$(BIN)/overages build
+
+clean:
+	rm -rf $(VENV) target logs warehouse .pytest_cache
