@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 
@@ -19,7 +19,10 @@ F = TypeVar("F", bound=Callable[..., object])
 
 def _warehouse_option(function: F) -> F:
     return click.option(
-        "--warehouse", "warehouse", type=click.Path(dir_okay=False), default=None,
+        "--warehouse",
+        "warehouse",
+        type=click.Path(dir_okay=False),
+        default=None,
         help="DuckDB file of the warehouse (default: $WAREHOUSE_PATH, else warehouse/overages.duckdb).",
     )(function)
 
@@ -41,12 +44,19 @@ def main() -> None:
 
 @main.command()
 @_warehouse_option
-@click.option("--orgs", type=click.IntRange(1, 1_000_000), default=300, show_default=True,
-              help="Organisations to simulate.")
-@click.option("--months", type=click.IntRange(1, 120), default=6, show_default=True,
-              help="Billing months of usage, ending with --end-month.")
-@click.option("--end-month", callback=_month, default="2026-10", show_default=True,
-              help="Last month of usage (YYYY-MM).")
+@click.option(
+    "--orgs", type=click.IntRange(1, 1_000_000), default=300, show_default=True, help="Organisations to simulate."
+)
+@click.option(
+    "--months",
+    type=click.IntRange(1, 120),
+    default=6,
+    show_default=True,
+    help="Billing months of usage, ending with --end-month.",
+)
+@click.option(
+    "--end-month", callback=_month, default="2026-10", show_default=True, help="Last month of usage (YYYY-MM)."
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed: same seed, same rows.")
 def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: int) -> None:
     """Land a synthetic raw data set (with a share of every fault) in the warehouse's raw schema."""
@@ -68,8 +78,12 @@ def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: in
 
 @main.command()
 @_warehouse_option
-@click.option("--through-month", callback=_month, default=None,
-              help="Last billing month to report (YYYY-MM); default: the latest month with accepted usage.")
+@click.option(
+    "--through-month",
+    callback=_month,
+    default=None,
+    help="Last billing month to report (YYYY-MM); default: the latest month with accepted usage.",
+)
 @click.option("--full-refresh", is_flag=True, help="Rebuild every table from scratch.")
 @click.option("--quiet", is_flag=True, help="Print only errors and the summary.")
 def build(warehouse: str | None, through_month: str | None, full_refresh: bool, quiet: bool) -> None:
@@ -81,8 +95,9 @@ def build(warehouse: str | None, through_month: str | None, full_refresh: bool, 
     started = time.perf_counter()
     landed = check_raw_contract(path)
     if landed["org_subscriptions"] == 0:
-        click.echo("warning: raw.org_subscriptions is empty: no org can be billed, every usage row is rejected",
-                   err=True)
+        click.echo(
+            "warning: raw.org_subscriptions is empty: no org can be billed, every usage row is rejected", err=True
+        )
     dbt_invoke.build(path, through_month=through_month, full_refresh=full_refresh, quiet=quiet)
     elapsed = time.perf_counter() - started
     con = connect(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -22,8 +23,15 @@ class DbtOutcome:
     failures: list[str] = field(default_factory=list)
 
 
-def run_dbt(args: list[str], warehouse: Path, dbt_vars: dict[str, Any] | None = None,
-            quiet: bool = False) -> DbtOutcome:
+def target_path(warehouse: Path) -> Path:
+    """dbt's working folder for one warehouse: builds of different files never share compiled state."""
+    digest = hashlib.sha1(str(warehouse).encode()).hexdigest()[:10]
+    return PROJECT_DIR / "target" / f"{warehouse.stem}-{digest}"
+
+
+def run_dbt(
+    args: list[str], warehouse: Path, dbt_vars: dict[str, Any] | None = None, quiet: bool = False
+) -> DbtOutcome:
     """Run one dbt command on the project against `warehouse`; never raises for failed nodes."""
     from dbt.cli.main import dbtRunner
 
@@ -32,10 +40,14 @@ def run_dbt(args: list[str], warehouse: Path, dbt_vars: dict[str, Any] | None = 
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     command = [
         *args,
-        "--project-dir", str(PROJECT_DIR),
-        "--profiles-dir", str(PROJECT_DIR),
-        "--log-path", str(PROJECT_DIR / "logs"),
-        "--target-path", str(PROJECT_DIR / "target"),
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--log-path",
+        str(PROJECT_DIR / "logs"),
+        "--target-path",
+        str(target_path(warehouse)),
     ]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
@@ -51,14 +63,22 @@ def run_dbt(args: list[str], warehouse: Path, dbt_vars: dict[str, Any] | None = 
         outcome.counts[status] = outcome.counts.get(status, 0) + 1
         if status in _FAILED:
             name = node_result.node.name
-            detail = [line.strip() for line in (node_result.message or "").splitlines()
-                      if line.strip() and not line.strip().startswith(("Runtime Error in", "Database Error in"))]
+            detail = [
+                line.strip()
+                for line in (node_result.message or "").splitlines()
+                if line.strip() and not line.strip().startswith(("Runtime Error in", "Database Error in"))
+            ]
             outcome.failures.append(f"{node_result.node.resource_type} {name}: {detail[0] if detail else status}")
     return outcome
 
 
-def build(warehouse: Path, through_month: str | None = None, full_refresh: bool = False,
-          quiet: bool = False, select: list[str] | None = None) -> DbtOutcome:
+def build(
+    warehouse: Path,
+    through_month: str | None = None,
+    full_refresh: bool = False,
+    quiet: bool = False,
+    select: list[str] | None = None,
+) -> DbtOutcome:
     """Seed, build and test the whole project (unit tests are run by the test suite, not by builds)."""
     args = ["build", "--exclude-resource-type", "unit_test"]
     if full_refresh:

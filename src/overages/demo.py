@@ -7,7 +7,6 @@ compared from one run to the next.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 import duckdb
 import numpy as np
@@ -90,11 +89,28 @@ def generate(
     start_index = np.where(rng.random(orgs) < 0.8, 0, rng.integers(0, max(months, 1), orgs))
     start_month = np.array([month_starts[i] for i in start_index], dtype="datetime64[us]")
     start_at = _random_instants(rng, start_month - np.timedelta64(20, "D"), start_month + np.timedelta64(20, "D"))
-    names = [f"{a} {b}" for a, b in zip(
-        rng.choice(["Acme", "Blue Fern", "Northwind", "Kestrel", "Harbour", "Orchid", "Summit", "Tidewater",
-                    "Copperleaf", "Granite"], orgs),
-        rng.choice(["Care", "Telecom", "Insurance", "Retail", "Health", "Logistics", "Energy", "Bank"], orgs),
-    )]
+    names = [
+        f"{a} {b}"
+        for a, b in zip(
+            rng.choice(
+                [
+                    "Acme",
+                    "Blue Fern",
+                    "Northwind",
+                    "Kestrel",
+                    "Harbour",
+                    "Orchid",
+                    "Summit",
+                    "Tidewater",
+                    "Copperleaf",
+                    "Granite",
+                ],
+                orgs,
+            ),
+            rng.choice(["Care", "Telecom", "Insurance", "Retail", "Health", "Logistics", "Energy", "Bank"], orgs),
+            strict=True,
+        )
+    ]
 
     subs = []
     for i in range(orgs):
@@ -109,10 +125,19 @@ def generate(
             if change_at.to_datetime64() > start_at[i]:
                 new_type = "concurrent" if types[i] == "named" else "named"
                 new_tier = tiers[i] if rng.random() < 0.6 else rng.choice(list(TIER_SPELLINGS))
-                subs.append((org_ids[i], names[i], rng.choice(TIER_SPELLINGS[new_tier]),
-                             rng.choice(TYPE_SPELLINGS[new_type]), currencies[i], change_at.to_datetime64()))
-    subscriptions = pd.DataFrame(subs, columns=["org_id", "org_name", "license_tier", "license_type",
-                                                "billing_currency", "effective_from"])
+                subs.append(
+                    (
+                        org_ids[i],
+                        names[i],
+                        rng.choice(TIER_SPELLINGS[new_tier]),
+                        rng.choice(TYPE_SPELLINGS[new_type]),
+                        currencies[i],
+                        change_at.to_datetime64(),
+                    )
+                )
+    subscriptions = pd.DataFrame(
+        subs, columns=["org_id", "org_name", "license_tier", "license_type", "billing_currency", "effective_from"]
+    )
     subscriptions["effective_from"] = subscriptions["effective_from"].astype("datetime64[us]")
     subscriptions["_loaded_at"] = subscriptions["effective_from"] + _load_delay(rng, len(subscriptions), hours=1)
     # Faulty subscription rows: each reason a loader can cause, on orgs of their own.
@@ -152,22 +177,26 @@ def generate(
         n_cases = rng.poisson(case_rate * active)
         ev_org = np.repeat(org_ids, n_events)
         cs_org = np.repeat(org_ids, n_cases)
-        events_parts.append((ev_org, _random_instants(rng, np.full(len(ev_org), month_start),
-                                                      np.full(len(ev_org), month_end))))
-        cases_parts.append((cs_org, _random_instants(rng, np.full(len(cs_org), month_start),
-                                                     np.full(len(cs_org), month_end))))
+        events_parts.append(
+            (ev_org, _random_instants(rng, np.full(len(ev_org), month_start), np.full(len(ev_org), month_end)))
+        )
+        cases_parts.append(
+            (cs_org, _random_instants(rng, np.full(len(cs_org), month_start), np.full(len(cs_org), month_end)))
+        )
 
     ev_org = np.concatenate([p[0] for p in events_parts])
     ev_at = np.concatenate([p[1] for p in events_parts])
     n = len(ev_org)
     tokens = np.round(rng.gamma(shape=1.5, scale=1.6, size=n), 2)
-    events = pd.DataFrame({
-        "event_id": [f"ev-{i:08d}" for i in range(n)],
-        "org_id": ev_org,
-        "occurred_at": ev_at,
-        "tokens": tokens,
-        "ai_feature": rng.choice(AI_FEATURES, n),
-    })
+    events = pd.DataFrame(
+        {
+            "event_id": [f"ev-{i:08d}" for i in range(n)],
+            "org_id": ev_org,
+            "occurred_at": ev_at,
+            "tokens": tokens,
+            "ai_feature": rng.choice(AI_FEATURES, n),
+        }
+    )
     events["_loaded_at"] = events["occurred_at"] + _load_delay(rng, n)
     events = _with_event_faults(rng, events, first_month)
     data.tables["ai_token_events"] = events
@@ -255,13 +284,15 @@ def _workitems(rng: np.random.Generator, cases: pd.DataFrame, horizon_end: pd.Ti
     created = created + (rng.exponential(4 * 3600, n).astype(np.int64)).astype("timedelta64[s]")
     completed = created + (rng.exponential(36 * 3600, n).astype(np.int64) + 300).astype("timedelta64[s]")
     still_open = completed >= np.datetime64(horizon_end.to_datetime64(), "us")
-    items = pd.DataFrame({
-        "workitem_id": [f"wi-{i:09d}" for i in range(n)],
-        "case_id": case_ids,
-        "queue_id": rng.choice([f"queue-{q:02d}" for q in range(1, 13)], n),
-        "created_at": created,
-        "completed_at": pd.Series(completed).where(~still_open, pd.NaT),
-    })
+    items = pd.DataFrame(
+        {
+            "workitem_id": [f"wi-{i:09d}" for i in range(n)],
+            "case_id": case_ids,
+            "queue_id": rng.choice([f"queue-{q:02d}" for q in range(1, 13)], n),
+            "created_at": created,
+            "completed_at": pd.Series(completed).where(~still_open, pd.NaT),
+        }
+    )
     items["_loaded_at"] = items["created_at"] + _load_delay(rng, n)
     idx = np.flatnonzero(_pick_faulty(rng, n, FAULT_SHARE * 4))
     kinds = ["missing_id", "missing_timestamp", "invalid_interval", "unknown_case"]
@@ -280,8 +311,13 @@ def _workitems(rng: np.random.Generator, cases: pd.DataFrame, horizon_end: pd.Ti
     return pd.concat([items, resent], ignore_index=True)
 
 
-def _wallboard_accounts(rng: np.random.Generator, org_ids: np.ndarray, start_at: np.ndarray,
-                        month_starts: list[pd.Timestamp], horizon_end: pd.Timestamp) -> pd.DataFrame:
+def _wallboard_accounts(
+    rng: np.random.Generator,
+    org_ids: np.ndarray,
+    start_at: np.ndarray,
+    month_starts: list[pd.Timestamp],
+    horizon_end: pd.Timestamp,
+) -> pd.DataFrame:
     rows = []
     horizon = horizon_end.to_datetime64()
     for i, org in enumerate(org_ids):
@@ -312,11 +348,15 @@ def _wallboard_accounts(rng: np.random.Generator, org_ids: np.ndarray, start_at:
     return pd.concat([accounts, resent], ignore_index=True)
 
 
-def _contract_rates(rng: np.random.Generator, org_ids: np.ndarray, currencies: np.ndarray,
-                    start_index: np.ndarray, month_starts: list[pd.Timestamp]) -> pd.DataFrame:
+def _contract_rates(
+    rng: np.random.Generator,
+    org_ids: np.ndarray,
+    currencies: np.ndarray,
+    start_index: np.ndarray,
+    month_starts: list[pd.Timestamp],
+) -> pd.DataFrame:
     list_factor = {"wallboard": 18.0, "ai_tokens": 1.0, "case_management": 0.4}
-    to_usd = {"USD": 1, "CAD": 1.1, "AUD": 1.3, "NZD": 1.4, "GBP": 0.7, "EUR": 0.8, "BRL": 4.0, "JPY": 120,
-              "ZAR": 14.2}
+    to_usd = {"USD": 1, "CAD": 1.1, "AUD": 1.3, "NZD": 1.4, "GBP": 0.7, "EUR": 0.8, "BRL": 4.0, "JPY": 120, "ZAR": 14.2}
     committed = {"wallboard": 2, "ai_tokens": 200, "case_management": 100}
     rows = []
     for i in np.flatnonzero(rng.random(len(org_ids)) < 0.1):
@@ -326,8 +366,7 @@ def _contract_rates(rng: np.random.Generator, org_ids: np.ndarray, currencies: n
         valid_to = None
         if rng.random() < 0.3 and len(month_starts) > int(start_index[i]) + 2:
             valid_to = month_starts[int(start_index[i]) + 2]
-        rows.append([org_ids[i], FEATURE_SPELLINGS[feature], currencies[i], price, committed[feature], first,
-                     valid_to])
+        rows.append([org_ids[i], FEATURE_SPELLINGS[feature], currencies[i], price, committed[feature], first, valid_to])
     first = month_starts[0]
     rows += [
         [org_ids[0], "sms", "USD", 0.01, 10, first, None],
@@ -338,8 +377,9 @@ def _contract_rates(rng: np.random.Generator, org_ids: np.ndarray, currencies: n
         ["org-unsubscribed", "wallboard", "USD", 10, 3, first, None],
         [None, "wallboard", "USD", 10, 3, first, None],
     ]
-    contracts = pd.DataFrame(rows, columns=["org_id", "feature", "currency", "unit_price", "committed_quantity",
-                                            "valid_from", "valid_to"])
+    contracts = pd.DataFrame(
+        rows, columns=["org_id", "feature", "currency", "unit_price", "committed_quantity", "valid_from", "valid_to"]
+    )
     contracts["valid_from"] = pd.to_datetime(contracts["valid_from"]).dt.date
     contracts["valid_to"] = pd.to_datetime(contracts["valid_to"]).dt.date
     contracts["_loaded_at"] = pd.to_datetime(contracts["valid_from"]) - pd.Timedelta(days=3)

@@ -33,14 +33,18 @@ def render(con: duckdb.DuckDBPyConnection, path: Path) -> str:
         "select sum(rows_landed), sum(rows_accepted), sum(rows_rejected), bool_and(is_balanced) "
         "from audit.raw_reconciliation"
     ).fetchone()
-    lines.append(f"Raw rows: {balance[0]:,} landed = {balance[1]:,} accepted + {balance[2]:,} rejected"
-                 f" ({'balanced' if balance[3] else 'NOT BALANCED'})")
+    lines.append(
+        f"Raw rows: {balance[0]:,} landed = {balance[1]:,} accepted + {balance[2]:,} rejected"
+        f" ({'balanced' if balance[3] else 'NOT BALANCED'})"
+    )
     if rejected:
         lines.append("Rejected rows by reason (audit.rejected_rows):")
         for table, reason, count in rejected:
             lines.append(f"  {table:<20} {reason:<28} {count:>8,}")
     lines.append("")
     lines.append("Query it:")
-    lines.append(f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{path}', read_only=True)"
-                 ".sql('select * from marts.fct_monthly_overages limit 10').show()\"")
+    lines.append(
+        f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{path}', read_only=True)"
+        ".sql('select * from marts.fct_monthly_overages limit 10').show()\""
+    )
     return "\n".join(lines)

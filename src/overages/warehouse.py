@@ -23,8 +23,10 @@ def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; a missing file or one another process holds is a one-line error."""
     if read_only and not path.exists():
-        raise OveragesError(f"warehouse {path} does not exist: land raw data first (overages demo) "
-                            "or point WAREHOUSE_PATH at your DuckDB file")
+        raise OveragesError(
+            f"warehouse {path} does not exist: land raw data first (overages demo) "
+            "or point WAREHOUSE_PATH at your DuckDB file"
+        )
     try:
         return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as error:
@@ -38,8 +40,10 @@ def check_raw_contract(path: Path) -> dict[str, int]:
     Returns the row count of each raw table. Raises OveragesError naming the first problem.
     """
     if not path.exists():
-        raise OveragesError(f"warehouse {path} does not exist: land raw data first (overages demo) "
-                            "or point WAREHOUSE_PATH at your DuckDB file")
+        raise OveragesError(
+            f"warehouse {path} does not exist: land raw data first (overages demo) "
+            "or point WAREHOUSE_PATH at your DuckDB file"
+        )
     con = connect(path, read_only=True)
     try:
         rows = con.execute(
@@ -60,13 +64,16 @@ def check_raw_contract(path: Path) -> dict[str, int]:
                 if data_type is None:
                     problems.append(f"column {RAW_SCHEMA}.{table}.{column.name} is missing")
                 elif not column.accepts(data_type):
-                    problems.append(f"column {RAW_SCHEMA}.{table}.{column.name} is {data_type}, "
-                                    f"the contract wants a {column.family}")
+                    problems.append(
+                        f"column {RAW_SCHEMA}.{table}.{column.name} is {data_type}, "
+                        f"the contract wants a {column.family}"
+                    )
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise OveragesError(f"raw data does not match the landing contract: {problems[0]}{more}; "
-                                "see SPEC.md section 2 or README 'Your own data'")
-        return {table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchone()[0]
-                for table in RAW_TABLES}
+            raise OveragesError(
+                f"raw data does not match the landing contract: {problems[0]}{more}; "
+                "see SPEC.md section 2 or README 'Your own data'"
+            )
+        return {table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchone()[0] for table in RAW_TABLES}
     finally:
         con.close()

@@ -22,8 +22,7 @@ def run_cli(*args: str, warehouse: Path | None = None, check: bool = True) -> su
     env = {**os.environ, "DO_NOT_TRACK": "1"}
     if warehouse is not None:
         env["WAREHOUSE_PATH"] = str(warehouse)
-    done = subprocess.run([OVERAGES, *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run([OVERAGES, *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900)
     if check and done.returncode != 0:
         raise AssertionError(f"overages {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done

@@ -1,0 +1,95 @@
+"""Bad input gets one clear line and a non-zero exit, never a traceback, and never a half-written mart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import land_raw, query, run_cli
+
+SUBSCRIPTION = ("org-a", "Org A", "CX1", "named", "USD", "2026-09-01 00:00:00", "2026-09-01 01:00:00")
+CASE = ("case-1", "org-a", "2026-10-03 10:00:00", "2026-10-03 11:00:00")
+
+
+def assert_one_line_error(done, *fragments: str) -> None:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def built(warehouse: Path) -> Path:
+    land_raw(warehouse, {"org_subscriptions": [SUBSCRIPTION], "cases": [CASE]})
+    run_cli("build", warehouse=warehouse)
+    return warehouse
+
+
+def mart_rows(path: Path) -> list[tuple]:
+    return query(path, "select * from marts.fct_monthly_overages order by all")
+
+
+def test_missing_warehouse_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.duckdb"
+    done = run_cli("build", "--warehouse", str(missing), check=False)
+    assert_one_line_error(done, "does not exist", str(missing))
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize(
+    "statement, fragment",
+    [
+        ("drop table raw.cases", "table raw.cases is missing"),
+        ("alter table raw.ai_token_events drop column tokens", "column raw.ai_token_events.tokens is missing"),
+        ("alter table raw.cases alter column created_at type varchar", "raw.cases.created_at is VARCHAR"),
+    ],
+)
+def test_broken_raw_contract_leaves_marts_untouched(built: Path, statement: str, fragment: str) -> None:
+    before = mart_rows(built)
+    con = duckdb.connect(str(built))
+    con.execute(statement)
+    con.execute(
+        "insert into raw.org_subscriptions values ('org-b', 'Org B', 'CX1', 'named', 'EUR', '2026-09-01', '2026-09-02')"
+    )
+    con.close()
+    done = run_cli("build", warehouse=built, check=False)
+    assert_one_line_error(done, "landing contract", fragment)
+    assert mart_rows(built) == before
+
+
+def test_bad_month_argument(built: Path) -> None:
+    done = run_cli("build", "--through-month", "2026-13", warehouse=built, check=False)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "is not a month: write it as YYYY-MM" in done.stderr
+
+
+def test_empty_raw_tables_build_empty_marts(warehouse: Path) -> None:
+    land_raw(warehouse, {})
+    done = run_cli("build", warehouse=warehouse)
+    assert "raw.org_subscriptions is empty" in done.stderr
+    assert mart_rows(warehouse) == []
+    assert query(warehouse, "select count(*) from audit.rejected_rows") == [(0,)]
+    assert query(warehouse, "select bool_and(is_balanced), sum(rows_landed) from audit.raw_reconciliation") == [
+        (True, 0)
+    ]
+
+
+def test_usage_without_subscriptions_is_rejected_not_lost(warehouse: Path) -> None:
+    land_raw(warehouse, {"cases": [CASE]})
+    run_cli("build", warehouse=warehouse)
+    assert query(warehouse, "select source_table, record_id, reason from audit.rejected_rows") == [
+        ("cases", "case-1", "no_subscription")
+    ]
+
+
+def test_a_warehouse_held_by_another_writer(built: Path) -> None:
+    holder = duckdb.connect(str(built))
+    try:
+        done = run_cli("build", warehouse=built, check=False)
+    finally:
+        holder.close()
+    assert_one_line_error(done, "cannot open warehouse")
