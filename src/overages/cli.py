@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import click
+import duckdb
 
 from overages import __version__
-from overages.errors import OveragesError
+from overages.errors import OveragesError, ValidationFailed
 from overages.months import parse_month
 from overages.warehouse import connect, resolve_path
 
@@ -86,8 +88,11 @@ def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: in
 )
 @click.option("--full-refresh", is_flag=True, help="Rebuild every table from scratch.")
 @click.option("--quiet", is_flag=True, help="Print only errors and the summary.")
-def build(warehouse: str | None, through_month: str | None, full_refresh: bool, quiet: bool) -> None:
-    """Seed, build and test the marts from the warehouse's raw tables."""
+@click.option("--skip-validate", is_flag=True, help="Leave out the Great Expectations checkpoint.")
+def build(
+    warehouse: str | None, through_month: str | None, full_refresh: bool, quiet: bool, skip_validate: bool
+) -> None:
+    """Seed, build and test the marts from the warehouse's raw tables, then validate them."""
     from overages import dbt_invoke, summary
     from overages.warehouse import check_raw_contract
 
@@ -104,9 +109,53 @@ def build(warehouse: str | None, through_month: str | None, full_refresh: bool, 
     try:
         click.echo("")
         click.echo(summary.render(con, path))
+        click.echo(f"\nBuilt in {elapsed:.1f} s.")
+        if not skip_validate:
+            click.echo("")
+            _validate(con)
     finally:
         con.close()
-    click.echo(f"\nBuilt in {elapsed:.1f} s.")
+
+
+@main.command()
+@_warehouse_option
+def validate(warehouse: str | None) -> None:
+    """Run the Great Expectations checkpoint on the warehouse's marts; exits 1 when an invariant fails."""
+    path = resolve_path(warehouse)
+    con = connect(path, read_only=True)
+    try:
+        for schema, table in (("marts", "fct_monthly_overages"), ("audit", "rejected_rows")):
+            found = con.execute(
+                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                [schema, table],
+            ).fetchall()[0][0]
+            if not found:
+                raise OveragesError(f"{path} has no {schema}.{table}: build it first (overages build)")
+        _validate(con)
+    finally:
+        con.close()
+
+
+@main.command("gx-config")
+def gx_config() -> None:
+    """Write the Great Expectations project (gx/) from the suites defined in code."""
+    from overages.validation.project import write_project
+    from overages.warehouse import PROJECT_DIR
+
+    write_project(PROJECT_DIR)
+    click.echo(f"Wrote the suites, validation definitions and checkpoint to {PROJECT_DIR / 'gx'}")
+
+
+def _validate(con: duckdb.DuckDBPyConnection) -> None:
+    from overages.validation.runner import validate as run_checkpoint
+    from overages.warehouse import PROJECT_DIR
+
+    report = run_checkpoint(con, PROJECT_DIR)
+    click.echo(report.render())
+    if not report.success:
+        first = report.failures[0]
+        more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
+        raise ValidationFailed(f"validation failed: {first.describe()}{more}")
 
 
 def run() -> None:
@@ -127,6 +176,15 @@ def run() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as error:  # a traceback is a bug: say so in one line, show it only when asked
+        if os.environ.get("OVERAGES_DEBUG"):
+            raise
+        first = (str(error).strip().splitlines() or [""])[0]
+        click.echo(
+            f"error: unexpected {type(error).__name__}: {first} (a bug: rerun with OVERAGES_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        sys.exit(3)
 
 
 if __name__ == "__main__":

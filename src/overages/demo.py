@@ -63,6 +63,11 @@ def _load_delay(rng: np.random.Generator, n: int, *, hours: float = 6.0) -> np.n
     return (rng.exponential(hours * 3600, n).astype(np.int64) + 60).astype("timedelta64[s]")
 
 
+def _nth(values: np.ndarray, index: int) -> str:
+    """The index-th value, wrapping round: the edge-case rows work for a demo of any size."""
+    return str(values[index % len(values)])
+
+
 def _pick_faulty(rng: np.random.Generator, n: int, share: float = FAULT_SHARE) -> np.ndarray:
     return rng.random(n) < share
 
@@ -333,12 +338,12 @@ def _wallboard_accounts(
             rows.append([f"wb-{len(rows):06d}", org, created, deleted])
     # Edges: deleted at the instant of creation (never active), deleted before creation (invalid).
     first = month_starts[0].to_datetime64()
-    rows.append(["wb-instant", org_ids[0], first + np.timedelta64(5, "D"), first + np.timedelta64(5, "D")])
-    rows.append(["wb-backwards", org_ids[1], first + np.timedelta64(5, "D"), first + np.timedelta64(4, "D")])
+    rows.append(["wb-instant", _nth(org_ids, 0), first + np.timedelta64(5, "D"), first + np.timedelta64(5, "D")])
+    rows.append(["wb-backwards", _nth(org_ids, 1), first + np.timedelta64(5, "D"), first + np.timedelta64(4, "D")])
     rows.append(["wb-orphan", "org-unsubscribed", first + np.timedelta64(5, "D"), None])
-    rows.append([None, org_ids[2], first + np.timedelta64(6, "D"), None])
+    rows.append([None, _nth(org_ids, 2), first + np.timedelta64(6, "D"), None])
     rows.append(["wb-no-org", None, first + np.timedelta64(6, "D"), None])
-    rows.append(["wb-no-created", org_ids[3], None, None])
+    rows.append(["wb-no-created", _nth(org_ids, 3), None, None])
     accounts = pd.DataFrame(rows, columns=["account_id", "org_id", "created_at", "deleted_at"])
     accounts["created_at"] = pd.to_datetime(accounts["created_at"]).astype("datetime64[us]")
     accounts["deleted_at"] = pd.to_datetime(accounts["deleted_at"]).astype("datetime64[us]")
@@ -369,11 +374,19 @@ def _contract_rates(
         rows.append([org_ids[i], FEATURE_SPELLINGS[feature], currencies[i], price, committed[feature], first, valid_to])
     first = month_starts[0]
     rows += [
-        [org_ids[0], "sms", "USD", 0.01, 10, first, None],
-        [org_ids[0], "ai_tokens", "XYZ", 0.5, 10, first, None],
-        [org_ids[1], "case_management", currencies[1], -0.1, 10, first, None],
-        [org_ids[1], "case_management", currencies[1], 0.1, 10, first, first],
-        [org_ids[2], "wallboard", "JPY" if currencies[2] != "JPY" else "USD", 1000, 3, first, None],
+        [_nth(org_ids, 0), "sms", "USD", 0.01, 10, first, None],
+        [_nth(org_ids, 0), "ai_tokens", "XYZ", 0.5, 10, first, None],
+        [_nth(org_ids, 1), "case_management", _nth(currencies, 1), -0.1, 10, first, None],
+        [_nth(org_ids, 1), "case_management", _nth(currencies, 1), 0.1, 10, first, first],
+        [
+            _nth(org_ids, 2),
+            "wallboard",
+            "JPY" if _nth(currencies, 2) != "JPY" else "USD",
+            1000,
+            3,
+            first,
+            None,
+        ],
         ["org-unsubscribed", "wallboard", "USD", 10, 3, first, None],
         [None, "wallboard", "USD", 10, 3, first, None],
     ]

@@ -11,3 +11,9 @@ class BuildFailed(OveragesError):
     """dbt ran, and a model or a test failed."""
 
     exit_code = 1
+
+
+class ValidationFailed(OveragesError):
+    """A failure-level expectation failed on the marts."""
+
+    exit_code = 1

@@ -12,7 +12,7 @@ def render(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     orgs, months, first, last = con.execute(
         "select count(distinct org_id), count(distinct billing_month), min(billing_month), max(billing_month) "
         "from marts.fct_monthly_overages"
-    ).fetchone()
+    ).fetchall()[0]
     lines.append(f"Warehouse {path}")
     lines.append(f"  {orgs} orgs, {months} billing months ({first} to {last})")
     lines.append("")
@@ -32,7 +32,7 @@ def render(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     balance = con.execute(
         "select sum(rows_landed), sum(rows_accepted), sum(rows_rejected), bool_and(is_balanced) "
         "from audit.raw_reconciliation"
-    ).fetchone()
+    ).fetchall()[0]
     lines.append(
         f"Raw rows: {balance[0]:,} landed = {balance[1]:,} accepted + {balance[2]:,} rejected"
         f" ({'balanced' if balance[3] else 'NOT BALANCED'})"

@@ -74,6 +74,8 @@ def check_raw_contract(path: Path) -> dict[str, int]:
                 f"raw data does not match the landing contract: {problems[0]}{more}; "
                 "see SPEC.md section 2 or README 'Your own data'"
             )
-        return {table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchone()[0] for table in RAW_TABLES}
+        return {
+            table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0] for table in RAW_TABLES
+        }
     finally:
         con.close()

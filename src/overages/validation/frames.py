@@ -1,0 +1,216 @@
+"""The tables the suites validate, one parquet file each, exported from the warehouse.
+
+Each frame is small: reference data, the monthly overages mart (one row per org, month and feature), and
+per-table or per-reason counts that SQL aggregates from the raw and audit tables, so no raw table is ever
+pulled into memory. Figures the rules imply (the overage, the rounded amount, the published allocation)
+are computed here in Python with decimal arithmetic, independently of the warehouse's SQL, so that the
+suites compare two separate computations.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+# The source document's figures, as published (free units per org per month).
+PUBLISHED_FREE_ALLOCATION = {
+    ("wallboard", "named"): Decimal(1),
+    ("wallboard", "concurrent"): Decimal(1),
+    ("ai_tokens", "named"): Decimal(250),
+    ("ai_tokens", "concurrent"): Decimal(350),
+    ("case_management", "named"): Decimal(150),
+    ("case_management", "concurrent"): Decimal(150),
+}
+FEATURES = ["wallboard", "ai_tokens", "case_management"]
+CURRENCIES = ["USD", "CAD", "AUD", "NZD", "GBP", "EUR", "BRL", "JPY", "ZAR"]
+LICENSE_TIERS = ["CX1", "CX2", "CX2_DIGITAL", "CX3", "CX3_DIGITAL", "CX4", "EX"]
+MINOR_UNITS = {currency: (0 if currency == "JPY" else 2) for currency in CURRENCIES}
+CASE_INVOICE_CODE = "GC-170-NV-CASEMGMT"
+REJECTION_REASONS = [
+    "missing_id", "duplicate", "missing_org", "missing_timestamp", "invalid_quantity", "invalid_interval",
+    "unknown_license_tier", "unknown_license_type", "unknown_currency", "unknown_feature", "no_subscription",
+    "contract_currency_mismatch", "unknown_case",
+]  # fmt: skip
+RAW_TABLES = ["org_subscriptions", "wallboard_accounts", "ai_token_events", "cases", "case_workitems",
+              "contract_rates"]  # fmt: skip
+
+_IN_FORCE_TODAY = "valid_from <= current_date and (valid_to is null or valid_to > current_date)"
+
+
+def round_half_away(amount: Decimal, places: int) -> Decimal:
+    """Round to `places` decimals, halves away from zero (SPEC rule 8)."""
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """Query to pandas keeping decimals as Decimal (not float)."""
+    return con.sql(sql).arrow().read_all().to_pandas()
+
+
+def reference_data(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per reference fact in force today, tagged by kind (allocation, price, currency, feature)."""
+    return _frame(
+        con,
+        f"""
+        select 'allocation' as kind, license_tier, license_type, feature, null as currency,
+               free_quantity as figure, null as invoice_code
+        from reference.ref_free_allocations where {_IN_FORCE_TODAY}
+        union all
+        select 'price', null, null, features.feature, currencies.currency, prices.unit_price, null
+        from (select distinct feature from reference.ref_features where {_IN_FORCE_TODAY}) as features
+        cross join (select distinct currency from reference.ref_currencies where {_IN_FORCE_TODAY}) as currencies
+        left join (select * from reference.ref_list_prices where {_IN_FORCE_TODAY}) as prices
+            on prices.feature = features.feature and prices.currency = currencies.currency
+        union all
+        select 'currency', null, null, null, currency, cast(minor_units as decimal(18, 4)), null
+        from reference.ref_currencies where {_IN_FORCE_TODAY}
+        union all
+        select 'feature', null, null, feature, null, null, invoice_code
+        from reference.ref_features where {_IN_FORCE_TODAY}
+        order by 1, 2, 3, 4, 5
+    """,
+    )
+
+
+def price_consistency(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per feature and currency: its ratio to the USD price and the rate the other features imply."""
+    frame = _frame(
+        con,
+        f"""
+        select prices.feature, prices.currency, prices.unit_price, usd.unit_price as usd_unit_price
+        from (select * from reference.ref_list_prices where {_IN_FORCE_TODAY}) as prices
+        inner join (select * from reference.ref_list_prices where {_IN_FORCE_TODAY} and currency = 'USD') as usd
+            on prices.feature = usd.feature
+        order by prices.currency, prices.feature
+    """,
+    )
+    frame["ratio_to_usd"] = [p / u if u else None for p, u in zip(frame.unit_price, frame.usd_unit_price, strict=True)]
+    implied, consistent = [], []
+    for _, row in frame.iterrows():
+        others = frame[(frame.currency == row.currency) & (frame.feature != row.feature)].ratio_to_usd.tolist()
+        counts = Counter(others)
+        # The rate the other features agree on; where they disagree too, the most common rate of all three.
+        rate = others[0] if len(counts) == 1 else Counter([*others, row.ratio_to_usd]).most_common(1)[0][0]
+        implied.append(rate)
+        consistent.append(row.ratio_to_usd == rate)
+    frame["rate_implied_by_others"] = implied
+    frame["is_consistent"] = consistent
+    return frame
+
+
+def monthly_overages(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The monthly overages mart, with the figures the rules imply computed beside the mart's own."""
+    frame = _frame(
+        con,
+        """
+        select overages.*, usd.unit_price as usd_list_unit_price
+        from marts.fct_monthly_overages as overages
+        left join reference.ref_list_prices as usd
+            on usd.feature = overages.feature and usd.currency = 'USD'
+            and usd.valid_from <= overages.billing_month
+            and (usd.valid_to is null or overages.billing_month < usd.valid_to)
+        order by org_id, billing_month, feature
+    """,
+    )
+    zero = Decimal(0)
+    frame["expected_overage_quantity"] = [
+        max(u - f, zero) if f is not None else None
+        for u, f in zip(frame.usage_quantity, frame.free_allocation, strict=True)
+    ]
+    frame["expected_overage_amount"] = [
+        round_half_away(b * p, MINOR_UNITS.get(c, 2)) if None not in (b, p) else None
+        for b, p, c in zip(frame.billed_quantity, frame.unit_price, frame.billing_currency, strict=True)
+    ]
+    frame["expected_list_amount_usd"] = [
+        round_half_away(b * p, 2) if None not in (b, p) else None
+        for b, p in zip(frame.billed_quantity, frame.usd_list_unit_price, strict=True)
+    ]
+    frame["published_free_allocation"] = [
+        PUBLISHED_FREE_ALLOCATION.get((f, t)) for f, t in zip(frame.feature, frame.license_type, strict=True)
+    ]
+    return frame
+
+
+def invoice_totals(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per org, month and currency: the invoice lines' total beside the monthly overages' total."""
+    return _frame(
+        con,
+        """
+        with lines as (
+            select org_id, billing_month, currency, sum(amount) as invoice_amount, count(*) as invoice_lines
+            from marts.fct_invoice_lines group by all
+        ),
+        overages as (
+            select org_id, billing_month, billing_currency as currency, sum(overage_amount) as overage_amount,
+                   count(*) filter (where billed_quantity > 0) as billed_rows
+            from marts.fct_monthly_overages group by all
+        )
+        select
+            coalesce(overages.org_id, lines.org_id) as org_id,
+            coalesce(overages.billing_month, lines.billing_month) as billing_month,
+            coalesce(overages.currency, lines.currency) as currency,
+            coalesce(lines.invoice_amount, 0) as invoice_amount,
+            coalesce(overages.overage_amount, 0) as overage_amount,
+            coalesce(lines.invoice_lines, 0) as invoice_lines,
+            coalesce(overages.billed_rows, 0) as billed_rows
+        from overages
+        full outer join lines
+            on overages.org_id = lines.org_id and overages.billing_month = lines.billing_month
+            and overages.currency = lines.currency
+        order by 1, 2, 3
+    """,
+    )
+
+
+def nothing_lost(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per raw table: rows landed (counted in raw), accepted and rejected; and per rejection reason, its rows."""
+    counts = " union all ".join(
+        f"select '{table}' as source_table, count(*) as rows_landed from raw.{table}" for table in RAW_TABLES
+    )
+    frame = _frame(
+        con,
+        f"""
+        with landed as ({counts}),
+        rejected as (select source_table, count(*) as rows_rejected from audit.rejected_rows group by all)
+        select 'balance' as kind, landed.source_table, null as reason, landed.rows_landed,
+               coalesce(reconciliation.rows_accepted, 0) as rows_accepted,
+               coalesce(rejected.rows_rejected, 0) as rows_rejected
+        from landed
+        left join audit.raw_reconciliation as reconciliation on landed.source_table = reconciliation.source_table
+        left join rejected on landed.source_table = rejected.source_table
+        union all
+        select 'reason', source_table, reason, null, null, count(*)
+        from audit.rejected_rows group by all
+        order by 1, 2, 3
+    """,
+    )
+    frame["rows_accounted"] = [
+        (a + r) if k == "balance" else None
+        for k, a, r in zip(frame.kind, frame.rows_accepted, frame.rows_rejected, strict=True)
+    ]
+    return frame
+
+
+FRAMES: dict[str, Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]] = {
+    "reference_data": reference_data,
+    "price_consistency": price_consistency,
+    "monthly_overages": monthly_overages,
+    "invoice_totals": invoice_totals,
+    "nothing_lost": nothing_lost,
+}
+
+
+def export(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, pd.DataFrame]:
+    """Write every frame to `folder` as parquet; returns the frames (for reporting failing rows)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = {}
+    for name, build in FRAMES.items():
+        frame = build(con)
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+        frames[name] = frame
+    return frames
