@@ -4,8 +4,8 @@ copy corrupted in one targeted way."""
 from __future__ import annotations
 
 import shutil
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -69,16 +69,25 @@ def test_published_price_list_inconsistency_is_a_warning_with_its_figures(
     (example,) = warning.examples
     assert (example["feature"], example["currency"]) == ("case_management", "BRL")
     assert (str(example["unit_price"]), str(example["ratio_to_usd"]), str(example["rate_implied_by_others"])) == (
-        "0.1600", "0.4", "4")
+        "0.1600",
+        "0.4",
+        "4",
+    )
 
 
 def test_a_second_departing_price_is_reported_too(clean_warehouse: tuple[Path, str], tmp_path: Path) -> None:
-    report = validate_copy(clean_warehouse[0], tmp_path, "update reference.ref_list_prices set unit_price = 0.81 "
-                           "where feature = 'ai_tokens' and currency = 'EUR'")
+    report = validate_copy(
+        clean_warehouse[0],
+        tmp_path,
+        "update reference.ref_list_prices set unit_price = 0.81 where feature = 'ai_tokens' and currency = 'EUR'",
+    )
     assert report.success
     (warning,) = report.warnings
     assert warning.unexpected_count == 2
-    assert {(e["feature"], e["currency"]) for e in warning.examples} == {("case_management", "BRL"), ("ai_tokens", "EUR")}
+    assert {(e["feature"], e["currency"]) for e in warning.examples} == {
+        ("case_management", "BRL"),
+        ("ai_tokens", "EUR"),
+    }
 
 
 CORRUPTIONS: dict[str, tuple[list[str], Callable[[ValidationReport], None]]] = {}
@@ -91,12 +100,18 @@ def corruption(name: str, *statements: str) -> Callable[[Callable[[ValidationRep
     return register
 
 
-@corruption("allocation of 251", "update reference.ref_free_allocations set free_quantity = 251 "
-            "where license_tier = 'CX3' and license_type = 'named' and feature = 'ai_tokens'")
+@corruption(
+    "allocation of 251",
+    "update reference.ref_free_allocations set free_quantity = 251 "
+    "where license_tier = 'CX3' and license_type = 'named' and feature = 'ai_tokens'",
+)
 def _(report: ValidationReport) -> None:
     finding = only_failure(report)
     assert (finding.suite, finding.expectation, finding.columns) == (
-        "reference_data", "expect_column_values_to_be_in_set", ["figure"])
+        "reference_data",
+        "expect_column_values_to_be_in_set",
+        ["figure"],
+    )
     assert "250 AI tokens" in finding.protects
     assert (finding.unexpected_count, finding.element_count) == (1, 7)
     assert finding.examples[0]["license_tier"] == "CX3" and str(finding.examples[0]["figure"]) == "251.0000"
@@ -106,7 +121,10 @@ def _(report: ValidationReport) -> None:
 def _(report: ValidationReport) -> None:
     finding = only_failure(report)
     assert (finding.suite, finding.expectation, finding.columns) == (
-        "reference_data", "expect_column_values_to_not_be_null", ["figure"])
+        "reference_data",
+        "expect_column_values_to_not_be_null",
+        ["figure"],
+    )
     assert (finding.unexpected_count, finding.element_count) == (1, 27)
     assert (finding.examples[0]["feature"], finding.examples[0]["currency"]) == ("wallboard", "ZAR")
 
@@ -123,25 +141,37 @@ def _(report: ValidationReport) -> None:
 def _(report: ValidationReport) -> None:
     finding = only_failure(report)
     assert (finding.suite, finding.expectation, finding.columns) == (
-        "monthly_overages", "expect_column_pair_values_to_be_equal", ["overage_amount", "expected_overage_amount"])
+        "monthly_overages",
+        "expect_column_pair_values_to_be_equal",
+        ["overage_amount", "expected_overage_amount"],
+    )
     assert "rule 8" in finding.protects and finding.unexpected_count == 1
     example = finding.examples[0]
     assert example["overage_amount"] - example["expected_overage_amount"] == Decimal("0.01")
 
 
-@corruption("rejected row deleted", "delete from audit.rejected_rows where rowid = (select min(rowid) from "
-            "audit.rejected_rows where source_table = 'cases')")
+@corruption(
+    "rejected row deleted",
+    "delete from audit.rejected_rows where rowid = (select min(rowid) from "
+    "audit.rejected_rows where source_table = 'cases')",
+)
 def _(report: ValidationReport) -> None:
     finding = only_failure(report)
     assert (finding.suite, finding.expectation, finding.columns) == (
-        "nothing_lost", "expect_column_pair_values_to_be_equal", ["rows_landed", "rows_accounted"])
+        "nothing_lost",
+        "expect_column_pair_values_to_be_equal",
+        ["rows_landed", "rows_accounted"],
+    )
     assert "rule 10" in finding.protects and finding.unexpected_count == 1
     assert finding.examples[0]["source_table"] == "cases"
     assert finding.examples[0]["rows_landed"] - finding.examples[0]["rows_accounted"] == 1
 
 
-@corruption("invoice line dropped", "delete from marts.fct_invoice_lines where rowid = (select min(rowid) from "
-            "marts.fct_invoice_lines where amount > 0)")
+@corruption(
+    "invoice line dropped",
+    "delete from marts.fct_invoice_lines where rowid = (select min(rowid) from "
+    "marts.fct_invoice_lines where amount > 0)",
+)
 def _(report: ValidationReport) -> None:
     assert failing(report) == {
         ("invoice_lines", "expect_column_pair_values_to_be_equal", ("invoice_amount", "overage_amount")),
@@ -150,8 +180,10 @@ def _(report: ValidationReport) -> None:
     assert all(f.unexpected_count == 1 for f in report.failures)
 
 
-@corruption("unknown rejection reason", "update audit.rejected_rows set reason = 'gremlins' where rowid = "
-            "(select min(rowid) from audit.rejected_rows)")
+@corruption(
+    "unknown rejection reason",
+    "update audit.rejected_rows set reason = 'gremlins' where rowid = (select min(rowid) from audit.rejected_rows)",
+)
 def _(report: ValidationReport) -> None:
     finding = only_failure(report)
     assert (finding.suite, finding.columns) == ("nothing_lost", ["reason"])
@@ -182,13 +214,17 @@ def test_validate_command_exits_non_zero_and_names_the_failure(
     copy = tmp_path / "w.duckdb"
     shutil.copy(clean_warehouse[0], copy)
     con = duckdb.connect(str(copy))
-    con.execute("update marts.fct_monthly_overages set overage_quantity = overage_quantity + 1 "
-                "where rowid = (select min(rowid) from marts.fct_monthly_overages)")
+    con.execute(
+        "update marts.fct_monthly_overages set overage_quantity = overage_quantity + 1 "
+        "where rowid = (select min(rowid) from marts.fct_monthly_overages)"
+    )
     con.close()
     done = run_cli("validate", "--warehouse", str(copy), check=False)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "FAILED monthly_overages: expect_column_pair_values_to_be_equal(overage_quantity, " \
-           "expected_overage_quantity) failed on 1 of" in done.stdout
+    assert (
+        "FAILED monthly_overages: expect_column_pair_values_to_be_equal(overage_quantity, "
+        "expected_overage_quantity) failed on 1 of" in done.stdout
+    )
     assert done.stderr.startswith("error: validation failed: monthly_overages")
     assert "Traceback" not in done.stderr
 
@@ -202,10 +238,16 @@ def test_validate_on_an_unbuilt_warehouse(tmp_path: Path) -> None:
 
 def test_gx_project_in_git_is_what_the_code_writes(tmp_path: Path) -> None:
     write_project(tmp_path)
-    written = {p.relative_to(tmp_path / "gx"): p.read_text() for p in (tmp_path / "gx").rglob("*")
-               if p.is_file() and "uncommitted" not in p.parts}
-    committed = {p.relative_to(PROJECT_DIR / "gx"): p.read_text() for p in (PROJECT_DIR / "gx").rglob("*")
-                 if p.is_file() and "uncommitted" not in p.parts}
+    written = {
+        p.relative_to(tmp_path / "gx"): p.read_text()
+        for p in (tmp_path / "gx").rglob("*")
+        if p.is_file() and "uncommitted" not in p.parts
+    }
+    committed = {
+        p.relative_to(PROJECT_DIR / "gx"): p.read_text()
+        for p in (PROJECT_DIR / "gx").rglob("*")
+        if p.is_file() and "uncommitted" not in p.parts
+    }
     assert written.keys() == committed.keys()
     for name, text in written.items():
         assert committed[name] == text, f"gx/{name} differs from what the code writes: run `overages gx-config`"

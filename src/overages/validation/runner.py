@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from overages.validation.frames import export
+from overages.validation.offline_docs import make_offline
 from overages.validation.project import CHECKPOINT, DATA_DOCS_INDEX, FRAMES_FOLDER, write_project
 from overages.validation.suites import SUITES
 
@@ -109,6 +110,7 @@ def validate(con: duckdb.DuckDBPyConnection, root: Path) -> ValidationReport:
     with contextlib.chdir(root):
         context = gx.get_context(mode="file", project_root_dir=str(root))
         result = context.checkpoints.get(CHECKPOINT).run()
+    make_offline(root / DATA_DOCS_INDEX.parent)
     frame_of_suite = {name: frame for name, (frame, _, _) in SUITES.items()}
     findings = []
     for run in result.run_results.values():
