@@ -47,3 +47,13 @@
     cross join ({{ digits }}) as hundreds
     cross join ({{ digits }}) as thousands
 {%- endmacro %}
+
+
+{#
+    Whether an org had an accepted subscription in force at the end of a billing month (SPEC rule 9's
+    no_subscription): its first accepted subscription took effect before the next month started. Pass
+    the columns of a left join to int_orgs_subscribed: an org missing there was never subscribed.
+#}
+{% macro subscribed_at_end_of(billing_month, first_subscribed_at) -%}
+    ({{ first_subscribed_at }} is not null and {{ first_subscribed_at }} < {{ overages.next_month_of(billing_month) }})
+{%- endmacro %}

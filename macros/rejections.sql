@@ -38,7 +38,25 @@
 {%- endmacro %}
 
 
-{# Each raw table (as audit.rejected_rows names it) and the intermediate model that validates its rows. #}
+{#
+    Where each raw table's rejected rows come from (keyed by the name audit.rejected_rows gives the table):
+    a validated model whose rejection_reason is final, or a *_rejected model for the large tables whose
+    last checks (no_subscription, unknown_case) are made per org and month or per case downstream.
+    Each yields record_id, org_id, _loaded_at and the reason.
+#}
+{% macro rejection_sources() -%}
+    {{ return({
+        'org_subscriptions': {'model': 'int_org_subscriptions_validated', 'reason': 'rejection_reason'},
+        'wallboard_accounts': {'model': 'int_wallboard_accounts_validated', 'reason': 'rejection_reason'},
+        'ai_token_events': {'model': 'int_ai_token_events_rejected', 'reason': 'reason'},
+        'cases': {'model': 'int_cases_rejected', 'reason': 'reason'},
+        'case_workitems': {'model': 'int_case_workitems_rejected', 'reason': 'reason'},
+        'contract_rates': {'model': 'int_contract_rates_validated', 'reason': 'rejection_reason'},
+    }) }}
+{%- endmacro %}
+
+
+{# Each raw table and the intermediate model holding every one of its landed rows, one row each. #}
 {% macro validated_models() -%}
     {{ return({
         'org_subscriptions': 'int_org_subscriptions_validated',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -27,6 +28,25 @@ def _warehouse_option(function: F) -> F:
         default=None,
         help="DuckDB file of the warehouse (default: $WAREHOUSE_PATH, else warehouse/overages.duckdb).",
     )(function)
+
+
+def _resource_options(function: F) -> F:
+    function = click.option(
+        "--memory-limit", default=None, metavar="SIZE",
+        help="DuckDB memory limit, e.g. 8GB (default: $OVERAGES_MEMORY_LIMIT, else 60% of this machine's memory); "
+             "past it, DuckDB spills to a folder beside the warehouse.",
+    )(function)  # fmt: skip
+    return click.option(
+        "--threads", type=click.IntRange(1, 256), default=None,
+        help="DuckDB threads (default: $OVERAGES_THREADS, else the machine's cores).",
+    )(function)  # fmt: skip
+
+
+def _apply_resources(memory_limit: str | None, threads: int | None) -> None:
+    """Resource settings reach the dbt profile through the environment."""
+    from overages.resources import configure
+
+    configure(memory_limit=memory_limit, threads=threads)
 
 
 def _month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -86,35 +106,81 @@ def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: in
     default=None,
     help="Last billing month to report (YYYY-MM); default: the latest month with accepted usage.",
 )
-@click.option("--full-refresh", is_flag=True, help="Rebuild every table from scratch.")
-@click.option("--quiet", is_flag=True, help="Print only errors and the summary.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild every table from scratch, not only the months touched.")
 @click.option("--skip-validate", is_flag=True, help="Leave out the Great Expectations checkpoint.")
+@click.option("--quiet", is_flag=True, help="No progress lines: only warnings, errors and the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (the build record and summary).")
+@_resource_options
 def build(
-    warehouse: str | None, through_month: str | None, full_refresh: bool, quiet: bool, skip_validate: bool
+    warehouse: str | None,
+    through_month: str | None,
+    full_refresh: bool,
+    skip_validate: bool,
+    quiet: bool,
+    as_json: bool,
+    memory_limit: str | None,
+    threads: int | None,
 ) -> None:
-    """Seed, build and test the marts from the warehouse's raw tables, then validate them."""
-    from overages import dbt_invoke, summary
-    from overages.warehouse import check_raw_contract
+    """Seed, build and test the marts from the warehouse's raw tables, then validate them.
+
+    Incremental: only the billing months that rows landed since the previous build touch are rebuilt.
+    One build at a time per warehouse; every build is recorded in audit.build_runs.
+    """
+    from overages import summary
+    from overages.build import run_build
+    from overages.progress import Progress
 
     path = resolve_path(warehouse)
+    _apply_resources(memory_limit, threads)
+    progress = Progress(enabled=not (quiet or as_json))
     started = time.perf_counter()
-    landed = check_raw_contract(path)
-    if landed["org_subscriptions"] == 0:
-        click.echo(
-            "warning: raw.org_subscriptions is empty: no org can be billed, every usage row is rejected", err=True
-        )
-    dbt_invoke.build(path, through_month=through_month, full_refresh=full_refresh, quiet=quiet)
+    result = run_build(path, through_month=through_month, full_refresh=full_refresh, validate=not skip_validate,
+                       progress=progress)  # fmt: skip
     elapsed = time.perf_counter() - started
-    con = connect(path)
-    try:
-        click.echo("")
-        click.echo(summary.render(con, path))
-        click.echo(f"\nBuilt in {elapsed:.1f} s.")
-        if not skip_validate:
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    record = result.record
+    if as_json:
+        document = {
+            "warehouse": str(path),
+            "seconds": round(elapsed, 2),
+            "build": record.as_json(),
+            "summary": result.summary,
+            "validation": result.validation.as_json() if result.validation else None,
+        }
+        click.echo(json.dumps(document, indent=2, default=summary.json_default))
+    else:
+        click.echo(summary.render(result.summary, path))
+        rebuilt = ", ".join(record.months_rebuilt) or "none (nothing new landed)"
+        click.echo(f"\nBuilt in {elapsed:.1f} s ({'full refresh' if record.full_refresh else 'incremental'}); "
+                   f"months rebuilt: {rebuilt}; raw rows landed since the previous build: "
+                   f"{record.rows_landed_since_previous:,}.")  # fmt: skip
+        if result.validation:
             click.echo("")
-            _validate(con)
+            click.echo(result.validation.render())
+    if record.outcome == "validation_failed":
+        raise ValidationFailed(record.message or "validation failed")
+
+
+@main.command()
+@_warehouse_option
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Builds to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def status(warehouse: str | None, limit: int, as_json: bool) -> None:
+    """The last builds (audit.build_runs) and the freshness of each raw table."""
+    from overages import status as status_report
+    from overages.summary import json_default
+
+    path = resolve_path(warehouse)
+    con = connect(path, read_only=True)
+    try:
+        data = status_report.collect(con, limit)
     finally:
         con.close()
+    if as_json:
+        click.echo(json.dumps({"warehouse": str(path), **data}, indent=2, default=json_default))
+    else:
+        click.echo(status_report.render(data, path))
 
 
 @main.command()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from overages.errors import BuildFailed, OveragesError
+from overages.progress import Progress
 from overages.warehouse import PROJECT_DIR
 
 # Statuses of dbt results that mean something went wrong.
@@ -30,7 +32,11 @@ def target_path(warehouse: Path) -> Path:
 
 
 def run_dbt(
-    args: list[str], warehouse: Path, dbt_vars: dict[str, Any] | None = None, quiet: bool = False
+    args: list[str],
+    warehouse: Path,
+    dbt_vars: dict[str, Any] | None = None,
+    quiet: bool = False,
+    callbacks: list[Callable[[Any], None]] | None = None,
 ) -> DbtOutcome:
     """Run one dbt command on the project against `warehouse`; never raises for failed nodes."""
     from dbt.cli.main import dbtRunner
@@ -53,7 +59,7 @@ def run_dbt(
         command += ["--vars", json.dumps(dbt_vars)]
     if quiet:
         command.insert(0, "--quiet")
-    result = dbtRunner().invoke(command)
+    result = dbtRunner(callbacks=callbacks or []).invoke(command)
     if result.exception is not None:
         message = str(result.exception).strip().splitlines()
         raise OveragesError(f"dbt could not run: {message[0] if message else type(result.exception).__name__}")
@@ -78,6 +84,7 @@ def build(
     full_refresh: bool = False,
     quiet: bool = False,
     select: list[str] | None = None,
+    progress: Progress | None = None,
 ) -> DbtOutcome:
     """Seed, build and test the whole project (unit tests are run by the test suite, not by builds)."""
     args = ["build", "--exclude-resource-type", "unit_test"]
@@ -85,7 +92,15 @@ def build(
         args.append("--full-refresh")
     if select:
         args += ["--select", *select]
-    outcome = run_dbt(args, warehouse, {"through_month": through_month or ""}, quiet=quiet)
+    callbacks = [progress.on_dbt_event] if progress else None
+    # With a progress display, dbt's own log lines would repeat it: dbt is quiet but for errors.
+    outcome = run_dbt(
+        args,
+        warehouse,
+        {"through_month": through_month or ""},
+        quiet=quiet or progress is not None,
+        callbacks=callbacks,
+    )
     if not outcome.success:
         shown = "; ".join(outcome.failures[:3]) or "see logs/dbt.log"
         more = f" (and {len(outcome.failures) - 3} more)" if len(outcome.failures) > 3 else ""

@@ -35,7 +35,7 @@ def mart_rows(path: Path) -> list[tuple]:
 
 def test_missing_warehouse_file(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.duckdb"
-    done = run_cli("build", "--warehouse", str(missing), check=False)
+    done = run_cli("build", "--quiet", "--warehouse", str(missing), check=False)
     assert_one_line_error(done, "does not exist", str(missing))
     assert not missing.exists()
 
@@ -56,7 +56,7 @@ def test_broken_raw_contract_leaves_marts_untouched(built: Path, statement: str,
         "insert into raw.org_subscriptions values ('org-b', 'Org B', 'CX1', 'named', 'EUR', '2026-09-01', '2026-09-02')"
     )
     con.close()
-    done = run_cli("build", warehouse=built, check=False)
+    done = run_cli("build", "--quiet", warehouse=built, check=False)
     assert_one_line_error(done, "landing contract", fragment)
     assert mart_rows(built) == before
 
@@ -89,7 +89,7 @@ def test_usage_without_subscriptions_is_rejected_not_lost(warehouse: Path) -> No
 def test_a_warehouse_held_by_another_writer(built: Path) -> None:
     holder = duckdb.connect(str(built))
     try:
-        done = run_cli("build", warehouse=built, check=False)
+        done = run_cli("build", "--quiet", warehouse=built, check=False)
     finally:
         holder.close()
     assert_one_line_error(done, "cannot open warehouse")

@@ -1,46 +1,49 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='month_key',
+        on_schema_change='fail',
+    )
+}}
 {#
-    Every landed AI token event with its verdict (rejection_reason null = accepted) and billing month.
+    Every landed AI token event with its row-level verdict: rejection_reason null where the row itself is
+    sound, else the first of its own faults in SPEC rule 9's order. Whether its org has a subscription in
+    force at the end of its month (no_subscription) is decided per org and month downstream, where it is
+    cheap and always current. Incremental by billing month: see macros/incremental.sql.
 #}
 with
 
-events as (
-    select * from {{ ref('stg_genesys__ai_token_events') }}
-),
-
-orgs_subscribed as (
-    select * from {{ ref('int_orgs_subscribed') }}
-),
+{{ overages.incremental_candidate_rows('stg_genesys__ai_token_events', 'event_id', 'occurred_at') }},
 
 ranked_by_landing as (
     select
         *,
         {{ overages.landing_rank(['event_id'], ['org_id', 'occurred_at', 'tokens', 'ai_feature']) }} as landing_rank
-    from events
+    from candidate_rows
 ),
 
 validated as (
     select
-        ranked_by_landing.event_id,
-        ranked_by_landing.org_id,
-        ranked_by_landing.occurred_at,
-        {{ overages.month_of('ranked_by_landing.occurred_at') }} as billing_month,
-        ranked_by_landing.tokens,
-        ranked_by_landing.ai_feature,
-        ranked_by_landing._loaded_at,
-        ranked_by_landing.event_id as record_id,
+        event_id,
+        org_id,
+        occurred_at,
+        billing_month,
+        month_key,
+        tokens,
+        ai_feature,
+        _loaded_at,
+        event_id as record_id,
         case
-            when ranked_by_landing.event_id is null then 'missing_id'
-            when ranked_by_landing.landing_rank > 1 then 'duplicate'
-            when ranked_by_landing.org_id is null then 'missing_org'
-            when ranked_by_landing.occurred_at is null then 'missing_timestamp'
-            when ranked_by_landing.tokens is null or ranked_by_landing.tokens < 0 then 'invalid_quantity'
-            when orgs_subscribed.org_id is null
-                or orgs_subscribed.first_subscribed_at >= {{ overages.next_month_of('ranked_by_landing.occurred_at') }}
-                then 'no_subscription'
-        end as rejection_reason
+            when event_id is null then 'missing_id'
+            when landing_rank > 1 then 'duplicate'
+            when org_id is null then 'missing_org'
+            when occurred_at is null then 'missing_timestamp'
+            when tokens is null or tokens < 0 then 'invalid_quantity'
+        end as rejection_reason,
+        {{ overages.batch_at() }} as _batch_at
     from ranked_by_landing
-    left join orgs_subscribed
-        on ranked_by_landing.org_id = orgs_subscribed.org_id
 )
 
 select * from validated
+{{ overages.only_touched_months('validated') }}

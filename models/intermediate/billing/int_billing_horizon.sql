@@ -10,14 +10,22 @@ subscriptions as (
     where rejection_reason is null
 ),
 
-events as (
-    select * from {{ ref('int_ai_token_events_validated') }}
-    where rejection_reason is null
+orgs_subscribed as (
+    select * from {{ ref('int_orgs_subscribed') }}
 ),
 
-cases as (
-    select * from {{ ref('int_cases_validated') }}
-    where rejection_reason is null
+usage_by_month as (
+    select org_id, billing_month, last_occurred_at from {{ ref('int_token_usage_summed_to_months') }}
+    union all
+    select org_id, billing_month, last_occurred_at from {{ ref('int_cases_counted_to_months') }}
+),
+
+accepted_usage as (
+    select usage_by_month.last_occurred_at
+    from usage_by_month
+    inner join orgs_subscribed
+        on usage_by_month.org_id = orgs_subscribed.org_id
+    where {{ overages.subscribed_at_end_of('usage_by_month.billing_month', 'orgs_subscribed.first_subscribed_at') }}
 ),
 
 accounts as (
@@ -28,9 +36,7 @@ accounts as (
 activity_instants as (
     select max(effective_from) as at_ from subscriptions
     union all
-    select max(occurred_at) from events
-    union all
-    select max(created_at) from cases
+    select max(last_occurred_at) from accepted_usage
     union all
     select max(created_at) from accounts
     union all

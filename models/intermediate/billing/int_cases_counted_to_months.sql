@@ -1,19 +1,35 @@
-{# One row per org and billing month with accepted cases: the cases created in the month (SPEC rule 4). #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='month_key',
+        on_schema_change='fail',
+    )
+}}
+{#
+    One row per org (null for rows without one) and billing month with landed cases: the sound cases
+    created in the month (SPEC rule 4) and the latest. Whether the org is subscribed that month is applied
+    downstream. Rebuilt like int_token_usage_summed_to_months.
+#}
 with
 
 cases as (
     select * from {{ ref('int_cases_validated') }}
-    where rejection_reason is null
+    {{ overages.months_rebuilt_since_last_read('int_cases_validated') }}
 ),
 
 counted as (
     select
         org_id,
         billing_month,
+        month_key,
         'case_management' as feature,
-        cast(count(*) as decimal(18, 4)) as usage_quantity
+        cast(sum(case when rejection_reason is null then 1 else 0 end) as decimal(18, 4)) as usage_quantity,
+        sum(case when rejection_reason is null then 1 else 0 end) as sound_rows,
+        max(case when rejection_reason is null then created_at end) as last_occurred_at,
+        max(_batch_at) as _consumed_batch_at
     from cases
-    group by org_id, billing_month
+    group by org_id, billing_month, month_key
 )
 
 select * from counted

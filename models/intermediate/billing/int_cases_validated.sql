@@ -1,44 +1,46 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='month_key',
+        on_schema_change='fail',
+    )
+}}
 {#
-    Every landed case with its verdict (rejection_reason null = accepted) and billing month.
+    Every landed case with its row-level verdict: rejection_reason null where the row itself is sound,
+    else the first of its own faults in SPEC rule 9's order. no_subscription is decided per org and month
+    downstream (int_cases_accepted). Incremental by billing month: see macros/incremental.sql.
 #}
 with
 
-cases as (
-    select * from {{ ref('stg_genesys__cases') }}
-),
-
-orgs_subscribed as (
-    select * from {{ ref('int_orgs_subscribed') }}
-),
+{{ overages.incremental_candidate_rows('stg_genesys__cases', 'case_id', 'created_at') }},
 
 ranked_by_landing as (
     select
         *,
         {{ overages.landing_rank(['case_id'], ['org_id', 'created_at']) }} as landing_rank
-    from cases
+    from candidate_rows
 ),
 
 validated as (
     select
-        ranked_by_landing.case_id,
-        ranked_by_landing.org_id,
-        ranked_by_landing.created_at,
-        {{ overages.month_of('ranked_by_landing.created_at') }} as billing_month,
-        ranked_by_landing._loaded_at,
-        ranked_by_landing.case_id as record_id,
-        ranked_by_landing.landing_rank,
+        case_id,
+        org_id,
+        created_at,
+        billing_month,
+        month_key,
+        _loaded_at,
+        case_id as record_id,
+        landing_rank,
         case
-            when ranked_by_landing.case_id is null then 'missing_id'
-            when ranked_by_landing.landing_rank > 1 then 'duplicate'
-            when ranked_by_landing.org_id is null then 'missing_org'
-            when ranked_by_landing.created_at is null then 'missing_timestamp'
-            when orgs_subscribed.org_id is null
-                or orgs_subscribed.first_subscribed_at >= {{ overages.next_month_of('ranked_by_landing.created_at') }}
-                then 'no_subscription'
-        end as rejection_reason
+            when case_id is null then 'missing_id'
+            when landing_rank > 1 then 'duplicate'
+            when org_id is null then 'missing_org'
+            when created_at is null then 'missing_timestamp'
+        end as rejection_reason,
+        {{ overages.batch_at() }} as _batch_at
     from ranked_by_landing
-    left join orgs_subscribed
-        on ranked_by_landing.org_id = orgs_subscribed.org_id
 )
 
 select * from validated
+{{ overages.only_touched_months('validated') }}

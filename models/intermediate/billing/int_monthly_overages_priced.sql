@@ -42,11 +42,11 @@ currencies as (
 ),
 
 usage_by_month as (
-    select * from token_usage
+    select org_id, billing_month, feature, usage_quantity from token_usage
     union all
-    select * from case_usage
+    select org_id, billing_month, feature, usage_quantity from case_usage
     union all
-    select * from wallboard_usage
+    select org_id, billing_month, feature, usage_quantity from wallboard_usage
 ),
 
 org_month_features as (

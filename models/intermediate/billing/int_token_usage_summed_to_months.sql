@@ -1,19 +1,38 @@
-{# One row per org and billing month with accepted AI token events: the tokens consumed (SPEC rule 4). #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='month_key',
+        on_schema_change='fail',
+    )
+}}
+{#
+    One row per org (null for rows without one) and billing month with landed AI token events: the tokens
+    of the month's sound events (SPEC rule 4), how many there are, and the latest. Whether the org is
+    subscribed that month is applied downstream. Rebuilt for the months int_ai_token_events_validated
+    rewrote since this model last read it; every such month has at least one row here (its events never
+    disappear), so delete+insert on month_key replaces it whole.
+#}
 with
 
 events as (
     select * from {{ ref('int_ai_token_events_validated') }}
-    where rejection_reason is null
+    {{ overages.months_rebuilt_since_last_read('int_ai_token_events_validated') }}
 ),
 
 summed as (
     select
         org_id,
         billing_month,
+        month_key,
         'ai_tokens' as feature,
-        cast(sum(tokens) as decimal(18, 4)) as usage_quantity
+        cast(coalesce(sum(case when rejection_reason is null then tokens end), 0) as decimal(18, 4))
+            as usage_quantity,
+        sum(case when rejection_reason is null then 1 else 0 end) as sound_rows,
+        max(case when rejection_reason is null then occurred_at end) as last_occurred_at,
+        max(_batch_at) as _consumed_batch_at
     from events
-    group by org_id, billing_month
+    group by org_id, billing_month, month_key
 )
 
 select * from summed

@@ -1,26 +1,25 @@
 {#
-    SPEC rule 9: every landed row that cannot be used, with the first of its faults. Each validated
-    model keeps every landed row; the rows with a reason are unioned here.
+    SPEC rule 9: every landed row that cannot be used, with the first of its faults.
 #}
-{%- set validated_models = overages.validated_models() -%}
+{%- set sources = overages.rejection_sources() -%}
 
 with
 
-{% for source_table, model in validated_models.items() %}
+{% for source_table, source in sources.items() %}
 {{ source_table }} as (
     select
         '{{ source_table }}' as source_table,
         record_id,
         org_id,
-        rejection_reason as reason,
+        {{ source.reason }} as reason,
         _loaded_at
-    from {{ ref(model) }}
-    where rejection_reason is not null
+    from {{ ref(source.model) }}
+    where {{ source.reason }} is not null
 ),
 
 {% endfor %}
 unioned as (
-    {%- for source_table in validated_models %}
+    {%- for source_table in sources %}
     select * from {{ source_table }}
     {%- if not loop.last %}
     union all

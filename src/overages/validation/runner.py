@@ -66,6 +66,15 @@ class ValidationReport:
     def success(self) -> bool:
         return not self.failures
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "expectations": len(self.findings),
+            "failures": [f.describe() for f in self.failures],
+            "warnings": [f.describe() for f in self.warnings],
+            "data_docs": str(self.data_docs),
+        }
+
     def render(self, examples: int = 3) -> str:
         lines = [
             f"Great Expectations: {len(self.findings)} expectations in {len(SUITES)} suites, "

@@ -1,0 +1,83 @@
+"""A build, end to end: lock, check the landing contract, record, run dbt, validate, report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from overages import dbt_invoke, runs, summary
+from overages.errors import OveragesError
+from overages.progress import Progress
+from overages.warehouse import PROJECT_DIR, check_raw_contract, connect
+
+
+@dataclass
+class BuildResult:
+    record: runs.BuildRecord
+    summary: dict[str, Any]
+    validation: Any | None  # overages.validation.runner.ValidationReport
+    warnings: list[str]
+
+
+def run_build(
+    path: Path,
+    *,
+    through_month: str | None,
+    full_refresh: bool,
+    validate: bool,
+    progress: Progress,
+) -> BuildResult:
+    """Build the warehouse at `path`; raises OveragesError (or a subclass) with a one-line message."""
+    warnings: list[str] = []
+    if not path.exists():
+        check_raw_contract(path)  # raises the one-line error for a missing file
+    with runs.build_lock(path):
+        progress.step("checking the raw tables against the landing contract")
+        landed = check_raw_contract(path)
+        if landed["org_subscriptions"] == 0:
+            warnings.append("raw.org_subscriptions is empty: no org can be billed, every usage row is rejected")
+        con = connect(path)
+        try:
+            record = runs.start(con, through_month, full_refresh)
+        finally:
+            con.close()
+        progress.step(f"building with dbt ({'full refresh' if full_refresh else 'incremental'})")
+        try:
+            dbt_invoke.build(path, through_month=through_month, full_refresh=full_refresh, progress=progress)
+        except OveragesError as error:
+            _finish(path, record, "failed", str(error))
+            raise
+        except BaseException:
+            _finish(path, record, "failed", "interrupted")
+            raise
+        con = connect(path)
+        try:
+            report = None
+            outcome, message = "success", None
+            if validate:
+                progress.step("validating the marts with Great Expectations")
+                from overages.validation.runner import validate as run_checkpoint
+
+                report = run_checkpoint(con, PROJECT_DIR)
+                if not report.success:
+                    outcome = "validation_failed"
+                    first = report.failures[0]
+                    more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
+                    message = f"validation failed: {first.describe()}{more}"
+            runs.finish(con, record, outcome, message)
+            return BuildResult(record=record, summary=summary.collect(con), validation=report, warnings=warnings)
+        finally:
+            con.close()
+
+
+def _finish(path: Path, record: runs.BuildRecord, outcome: str, message: str) -> None:
+    """Record a failed build; never hide the original error behind a second one."""
+    try:
+        con = connect(path)
+        try:
+            runs.finish(con, record, outcome, message)
+        finally:
+            con.close()
+    except Exception:  # noqa: BLE001 - the build's own error is the one to report
+        pass

@@ -1,0 +1,156 @@
+"""One build at a time per warehouse, and a record of every build in audit.build_runs."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from overages.errors import OveragesError
+from overages.raw_contract import RAW_SCHEMA, RAW_TABLES
+
+# Validated (incremental) models whose rewritten months a build reports.
+INCREMENTAL_MODELS = ("int_ai_token_events_validated", "int_cases_validated", "int_case_workitems_validated")
+
+BUILD_RUNS_DDL = """
+create table if not exists audit.build_runs (
+    build_id varchar primary key,
+    started_at timestamp not null,
+    ended_at timestamp,
+    outcome varchar not null,
+    through_month varchar,
+    full_refresh boolean,
+    months_rebuilt varchar,
+    raw_rows varchar,
+    rows_landed_since_previous bigint,
+    rows_rejected bigint,
+    rows_rejected_since_previous bigint,
+    message varchar
+)
+"""
+
+
+class WarehouseBusy(OveragesError):
+    """Another build holds the warehouse."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def build_lock(warehouse: Path) -> Iterator[None]:
+    """Hold the warehouse's build lock for the duration; a second build gets WarehouseBusy at once.
+
+    The lock is an advisory lock on a file beside the warehouse: the operating system releases it when the
+    holder exits, however it exits, so a killed build never leaves a stale lock behind.
+    """
+    lock_path = warehouse.with_name(warehouse.name + ".build.lock")
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise WarehouseBusy(f"warehouse {warehouse} is being built ({holder}): try again when it finishes") \
+                from None  # fmt: skip
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started {utc_now():%Y-%m-%d %H:%M:%S} UTC")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+@dataclass
+class BuildRecord:
+    build_id: str
+    started_at: datetime
+    through_month: str | None
+    full_refresh: bool
+    ended_at: datetime | None = None
+    outcome: str = "running"
+    months_rebuilt: list[str] = field(default_factory=list)
+    raw_rows: dict[str, int] = field(default_factory=dict)
+    rows_landed_since_previous: int | None = None
+    rows_rejected: int | None = None
+    rows_rejected_since_previous: int | None = None
+    message: str | None = None
+    previous_rows_rejected: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data.pop("previous_rows_rejected")
+        for key in ("started_at", "ended_at"):
+            data[key] = data[key].isoformat(sep=" ") if data[key] else None
+        return data
+
+
+def raw_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0]
+            for table in RAW_TABLES}  # fmt: skip
+
+
+def start(con: duckdb.DuckDBPyConnection, through_month: str | None, full_refresh: bool) -> BuildRecord:
+    """Record a build as running; earlier builds still marked running died without finishing."""
+    con.execute("create schema if not exists audit")
+    con.execute(BUILD_RUNS_DDL)
+    con.execute(
+        "update audit.build_runs set outcome = 'interrupted', "
+        "message = 'the build stopped before it finished (killed or crashed)' where outcome = 'running'"
+    )
+    started = utc_now()
+    record = BuildRecord(build_id=started.strftime("%Y%m%dT%H%M%S%f"), started_at=started,
+                         through_month=through_month, full_refresh=full_refresh)  # fmt: skip
+    record.raw_rows = raw_row_counts(con)
+    previous = con.execute("select raw_rows, rows_rejected from audit.build_runs where outcome = 'success' "
+                           "order by started_at desc limit 1").fetchall()  # fmt: skip
+    before = json.loads(previous[0][0]) if previous and previous[0][0] else {}
+    record.rows_landed_since_previous = sum(n - before.get(t, 0) for t, n in record.raw_rows.items())
+    con.execute(
+        "insert into audit.build_runs (build_id, started_at, outcome, through_month, full_refresh, raw_rows, "
+        "rows_landed_since_previous) values (?, ?, 'running', ?, ?, ?, ?)",
+        [record.build_id, record.started_at, through_month, full_refresh, json.dumps(record.raw_rows),
+         record.rows_landed_since_previous],
+    )  # fmt: skip
+    record.previous_rows_rejected = previous[0][1] if previous else None
+    return record
+
+
+def months_rebuilt(con: duckdb.DuckDBPyConnection, since: datetime) -> list[str]:
+    """The months the incremental models wrote during this build."""
+    selects = " union ".join(
+        f"select month_key from intermediate.{model} where _batch_at >= ?" for model in INCREMENTAL_MODELS
+    )
+    rows = con.execute(f"select distinct month_key from ({selects}) order by 1", [since] * len(INCREMENTAL_MODELS))
+    return [m.isoformat()[:7] if m.year > 1 else "no timestamp" for (m,) in rows.fetchall()]
+
+
+def finish(con: duckdb.DuckDBPyConnection, record: BuildRecord, outcome: str, message: str | None = None) -> None:
+    """Complete the build's row: when it ended, how, what it rebuilt and rejected."""
+    record.ended_at = utc_now()
+    record.outcome = outcome
+    record.message = message
+    if outcome != "failed":
+        record.months_rebuilt = months_rebuilt(con, record.started_at)
+        record.rows_rejected = con.execute("select count(*) from audit.rejected_rows").fetchall()[0][0]
+        previous = record.previous_rows_rejected
+        record.rows_rejected_since_previous = None if previous is None else record.rows_rejected - previous
+    con.execute(
+        "update audit.build_runs set ended_at = ?, outcome = ?, months_rebuilt = ?, rows_rejected = ?, "
+        "rows_rejected_since_previous = ?, message = ? where build_id = ?",
+        [record.ended_at, outcome, ", ".join(record.months_rebuilt), record.rows_rejected,
+         record.rows_rejected_since_previous, message, record.build_id],
+    )  # fmt: skip

@@ -1,0 +1,140 @@
+"""Incremental builds: after any sequence of landings, the marts equal a full refresh on the same raw data,
+and a build rewrites only the months that the newly landed rows touch."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import query, run_cli
+
+MARTS = ("marts.fct_monthly_overages", "marts.fct_invoice_lines", "marts.dim_orgs", "marts.dim_org_months",
+         "audit.rejected_rows", "audit.raw_reconciliation")  # fmt: skip
+
+
+def snapshot(path: Path) -> dict[str, list[tuple]]:
+    return {name: query(path, f"select * from {name} order by all") for name in MARTS}
+
+
+def append(path: Path, table: str, rows: list[tuple]) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        placeholders = ", ".join("?" for _ in rows[0])
+        con.executemany(f"insert into raw.{table} values ({placeholders})", [list(r) for r in rows])
+    finally:
+        con.close()
+
+
+def assert_equals_full_refresh(path: Path, tmp_path: Path, label: str) -> dict[str, list[tuple]]:
+    incremental = snapshot(path)
+    copy = tmp_path / f"full-{label}.duckdb"
+    shutil.copy(path, copy)
+    run_cli("build", "--full-refresh", "--skip-validate", warehouse=copy)
+    full = snapshot(copy)
+    for name in MARTS:
+        assert incremental[name] == full[name], f"{label}: {name} differs from a full refresh"
+    return incremental
+
+
+def batch_months(path: Path, table: str) -> dict[str, int]:
+    """Months of a validated table by the build that last wrote them: {month: number of distinct batches}."""
+    rows = query(path, f"select cast(month_key as varchar), count(distinct _batch_at) from intermediate.{table} "
+                       "group by all")  # fmt: skip
+    return dict(rows)
+
+
+def latest_batch_months(path: Path, table: str, column: str = "_batch_at") -> set[str]:
+    """The months the latest build wrote into an incremental table."""
+    rows = query(path, f"select distinct cast(month_key as varchar) from intermediate.{table} "
+                       f"where {column} = (select max({column}) from intermediate.{table})")  # fmt: skip
+    return {m for (m,) in rows}
+
+
+LATER = datetime(2026, 11, 20, 8, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def warehouse_in_batches(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("incremental") / "w.duckdb"
+    run_cli("demo", "--orgs", "12", "--months", "3", "--end-month", "2026-09", "--seed", "4", warehouse=path)
+    return path
+
+
+def test_batches_match_a_full_refresh(warehouse_in_batches: Path, tmp_path: Path) -> None:
+    path = warehouse_in_batches
+    run_cli("build", "--skip-validate", warehouse=path)
+    first = assert_equals_full_refresh(path, tmp_path, "first build")
+
+    # 1. A new month: October's events and cases arrive.
+    append(path, "ai_token_events", [
+        (f"ev-oct-{i}", "org-00001", datetime(2026, 10, 1 + i, 9), Decimal("40.5"), "copilot", LATER)
+        for i in range(8)
+    ])  # fmt: skip
+    append(path, "cases", [(f"case-oct-{i}", "org-00002", datetime(2026, 10, 3, i), LATER) for i in range(5)])
+    run_cli("build", "--skip-validate", warehouse=path)
+    assert latest_batch_months(path, "int_ai_token_events_validated") == {"2026-10-01"}
+    after_new_month = assert_equals_full_refresh(path, tmp_path, "new month")
+    assert len(after_new_month["marts.fct_monthly_overages"]) > len(first["marts.fct_monthly_overages"])
+
+    # 2. Late events for an old month.
+    append(path, "ai_token_events", [
+        (f"ev-late-{i}", "org-00003", datetime(2026, 7, 15, i), Decimal("300"), "translation",
+         datetime(2026, 11, 21)) for i in range(3)
+    ])  # fmt: skip
+    run_cli("build", "--skip-validate", warehouse=path)
+    assert latest_batch_months(path, "int_ai_token_events_validated") == {"2026-07-01"}
+    assert latest_batch_months(path, "int_token_usage_summed_to_months", "_consumed_batch_at") == {"2026-07-01"}
+    assert_equals_full_refresh(path, tmp_path, "late events")
+
+    # 3. A re-sent correction that moves an event's winner to another month, and one for a case.
+    (event_id, org_id, occurred_at) = query(
+        path, "select event_id, org_id, occurred_at from raw.ai_token_events where event_id like 'ev-0%' "
+              "and month(occurred_at) = 8 and org_id like 'org-0%' order by event_id limit 1")[0]  # fmt: skip
+    append(path, "ai_token_events", [(event_id, org_id, datetime(2026, 9, 2, 10), Decimal("999"), "copilot",
+                                      datetime(2026, 11, 22))])  # fmt: skip
+    (case_id, case_org) = query(path, "select case_id, org_id from raw.cases where month(created_at) = 7 "
+                                      "and org_id like 'org-0%' order by case_id limit 1")[0]  # fmt: skip
+    append(path, "cases", [(case_id, case_org, datetime(2026, 8, 30, 23, 59, 59), datetime(2026, 11, 22))])
+    run_cli("build", "--skip-validate", warehouse=path)
+    assert latest_batch_months(path, "int_ai_token_events_validated") == {"2026-08-01", "2026-09-01"}
+    assert latest_batch_months(path, "int_cases_validated") == {"2026-07-01", "2026-08-01"}
+    assert_equals_full_refresh(path, tmp_path, "re-sent correction")
+    moved = query(path, f"select reason from audit.rejected_rows where source_table = 'ai_token_events' "
+                        f"and record_id = '{event_id}'")  # fmt: skip
+    assert moved == [("duplicate",)]
+
+    # 4. A subscription row that changes a past month's licence type, and one for an org that had none.
+    (sub_org, tier, licence, currency) = query(
+        path, "select org_id, license_tier, license_type, billing_currency from marts.dim_org_months "
+              "where billing_month = '2026-08-01' and license_type = 'named' order by org_id limit 1")[0]  # fmt: skip
+    append(path, "org_subscriptions", [
+        (sub_org, "Changed Ltd", tier, "Concurrent", currency, datetime(2026, 8, 20), datetime(2026, 11, 23)),
+        ("org-unsubscribed", "Late Signer", "CX2", "named", "USD", datetime(2026, 7, 1), datetime(2026, 11, 23)),
+    ])  # fmt: skip
+    run_cli("build", "--skip-validate", warehouse=path)
+    final = assert_equals_full_refresh(path, tmp_path, "new subscription rows")
+    august = query(path, f"select license_type, free_allocation from marts.fct_monthly_overages where org_id = "
+                         f"'{sub_org}' and billing_month = '2026-08-01' and feature = 'ai_tokens'")  # fmt: skip
+    assert august == [("concurrent", Decimal("350.0000"))]
+    assert any(row[0] == "org-unsubscribed" for row in final["marts.dim_orgs"])
+    # Its events from July on are accepted now; the earlier ones stay rejected.
+    still_rejected = query(path, "select count(*) from audit.rejected_rows r join raw.ai_token_events e "
+                                 "on r.record_id = e.event_id where e.org_id = 'org-unsubscribed' "
+                                 "and r.reason = 'no_subscription' and e.occurred_at >= '2026-07-01'")  # fmt: skip
+    assert still_rejected == [(0,)]
+
+
+def test_a_second_build_with_nothing_new_rewrites_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    run_cli("demo", "--orgs", "6", "--months", "2", "--seed", "8", warehouse=path)
+    run_cli("build", "--skip-validate", warehouse=path)
+    before = snapshot(path), batch_months(path, "int_ai_token_events_validated")
+    batches = query(path, "select max(_batch_at) from intermediate.int_ai_token_events_validated")
+    run_cli("build", "--skip-validate", warehouse=path)
+    assert (snapshot(path), batch_months(path, "int_ai_token_events_validated")) == before
+    assert query(path, "select max(_batch_at) from intermediate.int_ai_token_events_validated") == batches

@@ -1,0 +1,142 @@
+"""Scheduled builds: one at a time, safe after a crash, recorded in audit.build_runs, and observable."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import OVERAGES, PROJECT_DIR, query, run_cli
+
+MARTS = ("marts.fct_monthly_overages", "marts.fct_invoice_lines", "audit.rejected_rows")
+
+
+def snapshot(path: Path) -> dict[str, list[tuple]]:
+    return {name: query(path, f"select * from {name} order by all") for name in MARTS}
+
+
+def start_build(path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "WAREHOUSE_PATH": str(path), "DO_NOT_TRACK": "1"}
+    command = [OVERAGES, "build", "--skip-validate", *args]
+    return subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+
+
+def wait_for_progress(build: subprocess.Popen[str], marker: str, timeout: float = 120) -> list[str]:
+    """Read the build's progress lines (stderr) until one contains `marker`."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert build.stderr is not None
+    while time.monotonic() < deadline:
+        line = build.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if marker in line:
+            return seen
+    raise AssertionError(f"never saw {marker!r}; saw:\n{''.join(seen)}")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ops") / "w.duckdb"
+    run_cli("demo", "--orgs", "40", "--months", "3", "--seed", "9", warehouse=path)
+    run_cli("build", "--skip-validate", warehouse=path)
+    return path
+
+
+def test_a_second_build_at_once_is_refused_and_nothing_is_corrupted(built: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(built, path)
+    before = snapshot(path)
+    first = start_build(path, "--full-refresh")
+    try:
+        wait_for_progress(first, "building with dbt")
+        second = run_cli("build", "--quiet", "--skip-validate", warehouse=path, check=False)
+        assert second.returncode == 75
+        assert second.stderr.strip().count("\n") == 0, second.stderr
+        assert "is being built" in second.stderr and "try again when it finishes" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    assert snapshot(path) == before
+    outcomes = query(path, "select outcome from audit.build_runs order by started_at")
+    assert outcomes[-1] == ("success",)
+
+
+def test_a_build_killed_half_way_leaves_readable_marts_and_the_next_one_completes(built: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(built, path)
+    before = snapshot(path)
+    victim = start_build(path, "--full-refresh")
+    wait_for_progress(victim, "int_ai_token_events_validated")
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=60)
+    # The previous marts are still there and readable.
+    assert snapshot(path) == before
+    run_cli("build", "--skip-validate", warehouse=path)
+    assert snapshot(path) == before
+    outcomes = [o for (o,) in query(path, "select outcome from audit.build_runs order by started_at")]
+    assert outcomes[-2:] == ["interrupted", "success"]
+
+
+def test_build_runs_records_what_each_build_did(built: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(built, path)
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("insert into raw.ai_token_events select 'ev-new-' || i, 'org-00001', timestamp '2026-09-14 10:00:00', "
+                "2.5, 'copilot', timestamp '2026-12-01 00:00:00' from range(7) t(i)")  # fmt: skip
+    con.close()
+    done = run_cli("build", "--skip-validate", "--json", warehouse=path)
+    document = json.loads(done.stdout)
+    assert document["build"]["outcome"] == "success"
+    assert document["build"]["months_rebuilt"] == ["2026-09"]
+    assert document["build"]["rows_landed_since_previous"] == 7
+    assert document["build"]["rows_rejected_since_previous"] == 0
+    assert document["summary"]["raw_rows"]["balanced"] is True
+    assert done.stderr == ""  # --json prints no progress
+    last = query(path, "select outcome, months_rebuilt, rows_landed_since_previous from audit.build_runs "
+                       "order by started_at desc limit 1")  # fmt: skip
+    assert last == [("success", "2026-09", 7)]
+
+
+def test_status_shows_builds_and_freshness(built: Path) -> None:
+    done = run_cli("status", warehouse=built)
+    assert "Last builds (audit.build_runs, newest first):" in done.stdout
+    assert "success" in done.stdout
+    for table in ("raw.org_subscriptions", "raw.ai_token_events", "raw.contract_rates"):
+        assert table in done.stdout
+    document = json.loads(run_cli("status", "--json", warehouse=built).stdout)
+    assert document["builds"][0]["outcome"] == "success"
+    by_table = {t["table"]: t for t in document["raw_tables"]}
+    (rows,) = query(built, "select count(*) from raw.cases")[0]
+    assert by_table["raw.cases"]["rows"] == rows
+    # The demo's rows landed weeks before today: stale past the 7-day error threshold.
+    assert by_table["raw.cases"]["freshness"] == "error"
+
+
+def test_progress_lines_count_nodes(built: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(built, path)
+    done = run_cli("build", "--skip-validate", warehouse=path)
+    steps = [line for line in done.stderr.splitlines() if line.startswith("   [")]
+    assert len(steps) > 100
+    done_count, total = steps[-1].split("]")[0].strip(" [").split("/")
+    assert done_count == total
+    assert "-- building with dbt (incremental)" in done.stderr
+    quiet = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert quiet.stderr == ""
+
+
+def test_resource_settings_are_checked(built: Path) -> None:
+    done = run_cli("build", "--quiet", "--memory-limit", "lots", warehouse=built, check=False)
+    assert done.returncode != 0 and "is not a memory size" in done.stderr and "Traceback" not in done.stderr
