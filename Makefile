@@ -11,7 +11,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # pip's global configuration here may name package folders that do not exist; they only add noise.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup lint demo build clean
+.PHONY: run test setup lint demo build clean bench
 
 run: $(STAMP)
 	$(BIN)/overages demo
@@ -39,6 +39,11 @@ demo: $(STAMP)
 
 build: $(STAMP)
 	$(BIN)/overages build
+
+# The benchmark (benchmarks/README.md): make bench BENCH_ARGS="--events 100000000"
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) target logs warehouse .pytest_cache
