@@ -190,16 +190,45 @@ def validate(warehouse: str | None) -> None:
     path = resolve_path(warehouse)
     con = connect(path, read_only=True)
     try:
-        for schema, table in (("marts", "fct_monthly_overages"), ("audit", "rejected_rows")):
-            found = con.execute(
-                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                [schema, table],
-            ).fetchall()[0][0]
-            if not found:
-                raise OveragesError(f"{path} has no {schema}.{table}: build it first (overages build)")
+        _require_marts(con, path)
         _validate(con)
     finally:
         con.close()
+
+
+@main.command()
+@_warehouse_option
+@click.option("--format", "file_format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option("--month", callback=_month, default=None, help="Only this billing month (YYYY-MM).")
+@click.argument("folder", type=click.Path(file_okay=False))
+def export(warehouse: str | None, file_format: str, month: str | None, folder: str) -> None:
+    """Write the marts and the FOCUS view to FOLDER as parquet or CSV files (read-only on the warehouse).
+
+    In CSV, text that a spreadsheet would run as a formula (starting with = + - @) gets a leading apostrophe.
+    """
+    from pathlib import Path
+
+    from overages.export import export as write_files
+
+    path = resolve_path(warehouse)
+    con = connect(path, read_only=True)
+    try:
+        _require_marts(con, path)
+        written = write_files(con, Path(folder).resolve(), file_format, parse_month(month) if month else None)
+    finally:
+        con.close()
+    for name, rows in written.items():
+        click.echo(f"  {Path(folder) / name}  {rows:,} rows")
+
+
+def _require_marts(con: duckdb.DuckDBPyConnection, path: object) -> None:
+    for schema, table in (("marts", "fct_monthly_overages"), ("audit", "rejected_rows")):
+        found = con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+        if not found:
+            raise OveragesError(f"{path} has no {schema}.{table}: build it first (overages build)")
 
 
 @main.command("gx-config")

@@ -14,10 +14,20 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_WAREHOUSE = PROJECT_DIR / "warehouse" / "overages.duckdb"
 
 
+# DuckDB names a database after its file; a file named like one of the warehouse's schemas makes every
+# reference to that schema ambiguous ("raw.cases": the database raw, or the schema raw?).
+RESERVED_NAMES = ("raw", "reference", "staging", "intermediate", "marts", "audit", "main", "floor")
+
+
 def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
     """The warehouse file: the argument, else WAREHOUSE_PATH, else the project's default."""
-    chosen = path or os.environ.get("WAREHOUSE_PATH") or DEFAULT_WAREHOUSE
-    return Path(chosen).expanduser().resolve()
+    chosen = Path(path or os.environ.get("WAREHOUSE_PATH") or DEFAULT_WAREHOUSE).expanduser().resolve()
+    if chosen.stem.lower() in RESERVED_NAMES:
+        raise OveragesError(
+            f"the warehouse file cannot be called {chosen.name}: DuckDB names the database after "
+            f"the file and '{chosen.stem}' is also a schema; rename it (e.g. warehouse.duckdb)"
+        )
+    return chosen
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -93,3 +93,10 @@ def test_a_warehouse_held_by_another_writer(built: Path) -> None:
     finally:
         holder.close()
     assert_one_line_error(done, "cannot open warehouse")
+
+
+@pytest.mark.parametrize("name", ["raw.duckdb", "marts.duckdb"])
+def test_a_file_named_like_a_schema(tmp_path: Path, name: str) -> None:
+    done = run_cli("demo", "--orgs", "2", "--warehouse", str(tmp_path / name), check=False)
+    assert_one_line_error(done, f"cannot be called {name}", "rename it")
+    assert not (tmp_path / name).exists()
