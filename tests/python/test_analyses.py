@@ -1,0 +1,84 @@
+"""The questions analysts ask (analyses/): each compiles and runs on the demo, and answers correctly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import PROJECT_DIR, run_cli
+
+ANALYSES = sorted(p.stem for p in (PROJECT_DIR / "analyses").glob("*.sql"))
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    folder = tmp_path_factory.mktemp("analyses")
+    path = folder / "demo.duckdb"
+    run_cli("demo", "--orgs", "30", "--months", "3", "--seed", "12", warehouse=path)
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    env = {**os.environ, "WAREHOUSE_PATH": str(path), "DO_NOT_TRACK": "1"}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "compile", "--select", "path:analyses", "--quiet",
+         "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--target-path", str(folder / "t")],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    sql = {p.stem: p.read_text() for p in (folder / "t").rglob("analyses/*.sql")}
+    return path, sql
+
+
+def run(compiled: tuple[Path, dict[str, str]], name: str) -> tuple[list[str], list[tuple]]:
+    path, sql = compiled
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        result = con.execute(sql[name])
+        return [d[0] for d in result.description], result.fetchall()
+    finally:
+        con.close()
+
+
+def test_every_analysis_is_documented_and_compiles(compiled: tuple[Path, dict[str, str]]) -> None:
+    assert len(ANALYSES) >= 7
+    assert set(compiled[1]) == set(ANALYSES)
+    for name in ANALYSES:
+        assert (PROJECT_DIR / "analyses" / f"{name}.sql").read_text().lstrip().startswith("{#"), name
+
+
+@pytest.mark.parametrize("name", ANALYSES)
+def test_every_analysis_runs(compiled: tuple[Path, dict[str, str]], name: str) -> None:
+    columns, rows = run(compiled, name)
+    assert columns and rows, name
+
+
+def test_price_list_consistency_finds_the_published_departure(compiled: tuple[Path, dict[str, str]]) -> None:
+    columns, rows = run(compiled, "price_list_consistency")
+    departing = [dict(zip(columns, r, strict=True)) for r in rows if r[columns.index("departs")]]
+    assert [(d["feature"], d["currency"], d["published_figure"]) for d in departing] == [
+        ("case_management", "BRL", "0.1600")
+    ]
+
+
+def test_month_over_month_change_is_the_difference(compiled: tuple[Path, dict[str, str]]) -> None:
+    columns, rows = run(compiled, "month_over_month_overage")
+    records = [dict(zip(columns, r, strict=True)) for r in rows]
+    with_previous = [r for r in records if r["previous_overage_amount"] is not None]
+    assert with_previous
+    assert all(r["change"] == r["overage_amount"] - r["previous_overage_amount"] for r in with_previous)
+
+
+def test_quarter_utilisation_counts_match_the_mart(compiled: tuple[Path, dict[str, str]]) -> None:
+    path, _ = compiled
+    columns, rows = run(compiled, "orgs_using_under_a_quarter_of_an_allocation")
+    con = duckdb.connect(str(path), read_only=True)
+    expected = con.execute(
+        "select billing_month, feature, count(*) filter (where usage_quantity < free_allocation / 4) "
+        "from marts.fct_monthly_overages group by all order by all"
+    ).fetchall()
+    con.close()
+    got = [(r[0], r[1], r[columns.index("orgs_under_a_quarter")]) for r in rows]
+    assert got == expected
