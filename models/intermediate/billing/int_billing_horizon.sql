@@ -50,7 +50,8 @@ horizon as (
         {%- else %}
         {{ overages.month_of('max(at_)') }} as horizon_month,
         {%- endif %}
-        {{ overages.month_of('max(at_)') }} as latest_activity_month
+        {{ overages.month_of('max(at_)') }} as latest_activity_month,
+        max(at_) as latest_activity_at
     from activity_instants
 )
 
