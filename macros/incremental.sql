@@ -2,7 +2,8 @@
     Incremental validation by billing month (the large event tables).
 
     A build revalidates only the months that rows landed since the previous build touch: the months of
-    the new rows (landed after the table's latest _loaded_at, or with no _loaded_at), and the months of
+    the new rows (landed at or after the table's latest _loaded_at, or with no _loaded_at: rows landed
+    in the same instant as the last ones seen are looked at again), and the months of
     earlier rows that share an id with a new row, since a re-sent correction can move an id's winner from
     one month to another. Every row of an id present in those months is ranked again (rule 2 needs them
     all), but only the touched months are written back (delete+insert on month_key). Rows whose
@@ -10,7 +11,9 @@
 
     The macro renders the CTEs `source_rows`, `touched_months` (incremental runs only) and
     `candidate_rows`; the model ranks and validates candidate_rows and ends with
-    `{{ overages.only_touched_months() }}`.
+    `{{ overages.only_touched_months() }}`. Rows landed later with an older _loaded_at, or rows removed from
+    raw, cannot be seen this way: the CLI checks for them before each build (overages.runs.incremental_drift)
+    and rebuilds in full when it finds any.
 #}
 {% macro month_key(billing_month) -%}
     coalesce({{ billing_month }}, cast('{{ var("missing_month_key") }}' as date))
@@ -37,7 +40,7 @@ landed_since as (
     cross join loaded_through
     where loaded_through.watermark is null
         or source_rows._loaded_at is null
-        or source_rows._loaded_at > loaded_through.watermark
+        or source_rows._loaded_at >= loaded_through.watermark
 ),
 
 touched_months as (

@@ -39,6 +39,12 @@ def run_build(
             warnings.append("raw.org_subscriptions is empty: no org can be billed, every usage row is rejected")
         con = connect(path)
         try:
+            drifted = [] if full_refresh else runs.incremental_drift(con)
+            if drifted:
+                full_refresh = True
+                warnings.append(f"{', '.join(drifted)} changed in a way an incremental build cannot follow (rows "
+                                "landed with an older _loaded_at than rows already built, or rows removed): "
+                                "this build is a full refresh")  # fmt: skip
             record = runs.start(con, through_month, full_refresh)
         finally:
             con.close()

@@ -17,8 +17,13 @@ import duckdb
 from overages.errors import OveragesError
 from overages.raw_contract import RAW_SCHEMA, RAW_TABLES
 
-# Validated (incremental) models whose rewritten months a build reports.
-INCREMENTAL_MODELS = ("int_ai_token_events_validated", "int_cases_validated", "int_case_workitems_validated")
+# The incremental models that validate each large raw table (their rewritten months are reported).
+INCREMENTAL_TABLES = {
+    "ai_token_events": "int_ai_token_events_validated",
+    "cases": "int_cases_validated",
+    "case_workitems": "int_case_workitems_validated",
+}
+INCREMENTAL_MODELS = tuple(INCREMENTAL_TABLES.values())
 
 BUILD_RUNS_DDL = """
 create table if not exists audit.build_runs (
@@ -127,6 +132,30 @@ def start(con: duckdb.DuckDBPyConnection, through_month: str | None, full_refres
     )  # fmt: skip
     record.previous_rows_rejected = previous[0][1] if previous else None
     return record
+
+
+def incremental_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Raw tables whose rows an incremental build would miss: every raw row landed before the latest
+    _loaded_at a build has seen (or with none) must already be kept by the warehouse, one for one. Rows
+    landed late with an older _loaded_at, or rows removed or replaced, break that; a full refresh mends it.
+    """
+    drifted = []
+    for table, model in INCREMENTAL_TABLES.items():
+        found = con.execute("select count(*) from information_schema.tables where table_schema = 'intermediate' "
+                            "and table_name = ?", [model]).fetchall()[0][0]  # fmt: skip
+        if not found:
+            continue
+        mismatch = con.execute(f"""
+            with seen as (select max(_loaded_at) as watermark from intermediate.{model})
+            select
+                (select count(*) from {RAW_SCHEMA}.{table}, seen
+                 where _loaded_at < seen.watermark or _loaded_at is null or seen.watermark is null)
+                <> (select count(*) from intermediate.{model}, seen
+                    where _loaded_at < seen.watermark or _loaded_at is null or seen.watermark is null)
+        """).fetchall()[0][0]  # fmt: skip
+        if mismatch:
+            drifted.append(f"{RAW_SCHEMA}.{table}")
+    return drifted
 
 
 def months_rebuilt(con: duckdb.DuckDBPyConnection, since: datetime) -> list[str]:

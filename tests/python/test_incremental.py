@@ -138,3 +138,31 @@ def test_a_second_build_with_nothing_new_rewrites_nothing(tmp_path: Path) -> Non
     run_cli("build", "--skip-validate", warehouse=path)
     assert (snapshot(path), batch_months(path, "int_ai_token_events_validated")) == before
     assert query(path, "select max(_batch_at) from intermediate.int_ai_token_events_validated") == batches
+
+
+def test_rows_an_incremental_build_cannot_see_trigger_a_full_refresh(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    run_cli("demo", "--orgs", "6", "--months", "2", "--end-month", "2026-10", "--seed", "5", warehouse=path)
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    (watermark,) = query(path, "select max(_loaded_at) from raw.ai_token_events")[0]
+    # Landed in the same instant as the latest rows already built: looked at again, no full refresh needed.
+    append(path, "ai_token_events", [("ev-same-instant", "org-00001", datetime(2026, 10, 20), Decimal(7),
+                                      "copilot", watermark)])  # fmt: skip
+    done = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert "full refresh" not in done.stderr
+    assert query(path, "select count(*) from intermediate.int_ai_token_events_validated "
+                       "where event_id = 'ev-same-instant'") == [(1,)]  # fmt: skip
+    # Landed late with an older _loaded_at: an incremental build would miss it, so the build goes in full.
+    append(path, "cases", [("case-backdated", "org-00002", datetime(2026, 9, 3), datetime(2026, 9, 4))])
+    done = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert "raw.cases changed in a way an incremental build cannot follow" in done.stderr
+    assert query(path, "select full_refresh from audit.build_runs order by started_at desc limit 1") == [(True,)]
+    assert query(path, "select count(*) from intermediate.int_cases_validated where case_id = 'case-backdated'") == [
+        (1,)
+    ]
+    assert_equals_full_refresh(path, tmp_path, "backdated row")
+    # The demo landed again with another seed replaces the raw tables: also a full refresh, nothing left over.
+    run_cli("demo", "--orgs", "4", "--months", "1", "--seed", "6", warehouse=path)
+    done = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert "full refresh" in done.stderr
+    assert_equals_full_refresh(path, tmp_path, "raw replaced")

@@ -47,14 +47,14 @@ org-jp  JPY, 'Genesys Cloud CX2 Digital' Named in Jan, 'CX 2 Digital' Concurrent
         Tokens: Jan 262.0875 -> 12.0875 over * 120 = 1450.5 -> 1451 yen (whole yen, half away);
         Feb 300 + 50 (either side of the change) = 350 -> 0; Mar 351.25 -> 150 yen.
         Cases Mar 152 -> 96 yen. Wallboard: no accounts, but a JPY contract (2000, committed 2) valid
-        from 2025-12-01, before any subscription (currency checked against the earliest subscription).
+        from 2025-12-01, before any subscription (currency checked against the org's first billed month).
 org-sw  ZAR, 'CX4' Concurrent from Feb; 'cx4' USD from 2026-03-20 (currency of a month = the subscription
         at its last instant, rule 3). Contracts, currency checked against the subscription in force at
         the end of the first covered month: ZAR case contract from Feb accepted, applies in Feb
         (billed = committed 5 with no usage) but not in Mar (billing currency USD -> list);
         USD token contract from Mar accepted (USD at Mar's end though ZAR on Mar 1), billed 100;
         ZAR wallboard contract from Mar -> `contract_currency_mismatch`; USD wallboard contract from Jan
-        (no subscription yet: compared with the earliest, ZAR) -> `contract_currency_mismatch`.
+        (no subscription yet: compared with the first billed month, Feb, ZAR) -> `contract_currency_mismatch`.
         Feb tokens 1.0035 over * 14.2 = 14.2497 -> 14.25 ZAR.
 org-bad only rejected subscription rows (tier 'CX9' + type 'floating': first fault
         `unknown_license_tier`; 'floating': `unknown_license_type`; null effective_from) -> its token

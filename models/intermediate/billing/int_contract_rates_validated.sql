@@ -3,7 +3,8 @@
     no natural key in the landing contract, so they are never duplicates of each other: where two
     apply to one month, int_contract_rates_applied_to_months picks one (SPEC rule 7).
     A row's currency must be the org's billing currency in the first month it covers; where the org
-    has no subscription in force yet that month, its first subscription's currency is the yardstick.
+    has no subscription in force yet that month, the currency of the org's first billed month is the
+    yardstick (the first month the contract can apply to).
 #}
 with
 
@@ -47,26 +48,26 @@ numbered as (
 ),
 
 subscription_of_first_month_ranked as (
+    {#
+        The month whose billing currency the row must match: its first covered month, or the org's first
+        billed month where the org was not subscribed yet then. The subscription in force at that month's
+        last instant decides it (rule 3).
+    #}
     select
         numbered.contract_row_number,
         subscriptions.billing_currency,
         row_number() over (
             partition by numbered.contract_row_number
-            order by
-                case
-                    when subscriptions.effective_from < {{ overages.next_month_of('numbered.first_covered_month') }}
-                        then 0
-                    else 1
-                end,
-                case
-                    when subscriptions.effective_from < {{ overages.next_month_of('numbered.first_covered_month') }}
-                        then subscriptions.effective_from
-                end desc nulls last,
-                subscriptions.effective_from asc
+            order by subscriptions.effective_from desc
         ) as subscription_rank
     from numbered
+    inner join orgs_subscribed
+        on numbered.org_id = orgs_subscribed.org_id
     inner join subscriptions
         on numbered.org_id = subscriptions.org_id
+        and subscriptions.effective_from < {{ overages.next_month_of(
+            'greatest(numbered.first_covered_month, orgs_subscribed.first_billing_month)'
+        ) }}
     where numbered.valid_from is not null
 ),
 
