@@ -231,6 +231,22 @@ def _require_marts(con: duckdb.DuckDBPyConnection, path: object) -> None:
             raise OveragesError(f"{path} has no {schema}.{table}: build it first (overages build)")
 
 
+@main.command()
+@_warehouse_option
+def docs(warehouse: str | None) -> None:
+    """Generate the dbt docs site (every model, column, seed, source and exposure) and print its path."""
+    from overages.dbt_invoke import docs as generate_docs
+
+    path = resolve_path(warehouse)
+    con = connect(path, read_only=True)
+    try:
+        _require_marts(con, path)
+    finally:
+        con.close()
+    page = generate_docs(path)
+    click.echo(f"Docs site: {page} (one self-contained page; open it in a browser)")
+
+
 @main.command("gx-config")
 def gx_config() -> None:
     """Write the Great Expectations project (gx/) from the suites defined in code."""

@@ -37,6 +37,7 @@ def run_dbt(
     dbt_vars: dict[str, Any] | None = None,
     quiet: bool = False,
     callbacks: list[Callable[[Any], None]] | None = None,
+    target_dir: Path | None = None,
 ) -> DbtOutcome:
     """Run one dbt command on the project against `warehouse`; never raises for failed nodes."""
     from dbt.cli.main import dbtRunner
@@ -53,7 +54,7 @@ def run_dbt(
         "--log-path",
         str(PROJECT_DIR / "logs"),
         "--target-path",
-        str(target_path(warehouse)),
+        str(target_dir or target_path(warehouse)),
     ]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
@@ -106,3 +107,16 @@ def build(
         more = f" (and {len(outcome.failures) - 3} more)" if len(outcome.failures) > 3 else ""
         raise BuildFailed(f"build failed: {shown}{more}")
     return outcome
+
+
+DOCS_DIR = PROJECT_DIR / "target" / "docs"
+
+
+def docs(warehouse: Path) -> Path:
+    """Generate the dbt docs site for the warehouse, reading it read-only; returns the static page."""
+    os.environ["WAREHOUSE_DATABASE"] = warehouse.stem
+    outcome = run_dbt(["docs", "generate", "--static", "--target", "duckdb_read_only"], warehouse, quiet=True,
+                      target_dir=DOCS_DIR)  # fmt: skip
+    if not outcome.success:
+        raise BuildFailed("dbt docs generate failed: see logs/dbt.log")
+    return DOCS_DIR / "static_index.html"
