@@ -1,22 +1,30 @@
 {#
     Incremental validation by billing month (the large event tables).
 
-    A build revalidates only the months that rows landed since the previous build touch: the months of
-    the new rows (landed at or after the table's latest _loaded_at, or with no _loaded_at: rows landed
-    in the same instant as the last ones seen are looked at again), and the months of
-    earlier rows that share an id with a new row, since a re-sent correction can move an id's winner from
-    one month to another. Every row of an id present in those months is ranked again (rule 2 needs them
-    all), but only the touched months are written back (delete+insert on month_key). Rows whose
-    timestamp is missing live in a month_key of their own, so that they too are replaced, not repeated.
+    A build revalidates only the months that rows landed since the previous build touch, and within them
+    only the days: the days of
+    the new rows (landed after the table's latest _loaded_at, or with no _loaded_at), and the days of
+    earlier rows that
+    share an id with a new row, since a re-sent correction can move an id's winner from one month to
+    another. Every row of an id present in those days is ranked again (rule 2 needs them all), but only
+    the touched days are written back (delete+insert on day_key): a day of corrections costs a day, not a
+    month. Rows whose timestamp is missing live in a day_key of their own, so that they too are replaced,
+    not repeated. The monthly aggregates downstream are rebuilt for every month holding a rewritten day.
 
-    The macro renders the CTEs `source_rows`, `touched_months` (incremental runs only) and
+    The macro renders the CTEs `source_rows`, `touched_days` (incremental runs only) and
     `candidate_rows`; the model ranks and validates candidate_rows and ends with
-    `{{ overages.only_touched_months() }}`. Rows landed later with an older _loaded_at, or rows removed from
-    raw, cannot be seen this way: the CLI checks for them before each build (overages.runs.incremental_drift)
-    and rebuilds in full when it finds any.
+    `{{ overages.only_touched_days() }}`. Rows landed later with an older or equal _loaded_at, or rows
+    removed from raw, cannot be seen this way: the CLI checks for them before each build
+    (overages.runs.incremental_drift) and rebuilds in full when it finds any.
 #}
 {% macro month_key(billing_month) -%}
     coalesce({{ billing_month }}, cast('{{ var("missing_month_key") }}' as date))
+{%- endmacro %}
+
+
+{# The incremental partition of a row: the UTC day of its timestamp, or the missing-timestamp key. #}
+{% macro day_key(timestamp_column) -%}
+    coalesce(cast({{ timestamp_column }} as date), cast('{{ var("missing_month_key") }}' as date))
 {%- endmacro %}
 
 
@@ -25,7 +33,8 @@ source_rows as (
     select
         *,
         {{ overages.month_of(timestamp_column) }} as billing_month,
-        {{ overages.month_key(overages.month_of(timestamp_column)) }} as month_key
+        {{ overages.month_key(overages.month_of(timestamp_column)) }} as month_key,
+        {{ overages.day_key(timestamp_column) }} as day_key
     from {{ ref(staging_model) }}
 ),
 
@@ -35,35 +44,35 @@ loaded_through as (
 ),
 
 landed_since as (
-    select source_rows.{{ id_column }}, source_rows.month_key
+    select source_rows.{{ id_column }}, source_rows.day_key
     from source_rows
     cross join loaded_through
     where loaded_through.watermark is null
         or source_rows._loaded_at is null
-        or source_rows._loaded_at >= loaded_through.watermark
+        or source_rows._loaded_at > loaded_through.watermark
 ),
 
-touched_months as (
-    select month_key from landed_since
+touched_days as (
+    select day_key from landed_since
     union
-    select source_rows.month_key
+    select source_rows.day_key
     from source_rows
     inner join (select distinct {{ id_column }} from landed_since where {{ id_column }} is not null) as new_ids
         on source_rows.{{ id_column }} = new_ids.{{ id_column }}
 ),
 
-rows_in_touched_months as (
+rows_in_touched_days as (
     select * from source_rows
-    where month_key in (select month_key from touched_months)
+    where day_key in (select day_key from touched_days)
 ),
 
 candidate_rows as (
     select * from source_rows
     where {{ id_column }} in (
-        select {{ id_column }} from rows_in_touched_months where {{ id_column }} is not null
+        select {{ id_column }} from rows_in_touched_days where {{ id_column }} is not null
     )
     union all
-    select * from rows_in_touched_months
+    select * from rows_in_touched_days
     where {{ id_column }} is null
 )
 {% else %}
@@ -74,10 +83,10 @@ candidate_rows as (
 {%- endmacro %}
 
 
-{# The closing filter of an incrementally validated model: write back only the touched months. #}
-{% macro only_touched_months(alias) -%}
+{# The closing filter of an incrementally validated model: write back only the touched days. #}
+{% macro only_touched_days(alias) -%}
     {% if is_incremental() %}
-    where {{ alias }}.month_key in (select month_key from touched_months)
+    where {{ alias }}.day_key in (select day_key from touched_days)
     {% endif %}
 {%- endmacro %}
 

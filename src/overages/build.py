@@ -43,7 +43,7 @@ def run_build(
             if drifted:
                 full_refresh = True
                 warnings.append(f"{', '.join(drifted)} changed in a way an incremental build cannot follow (rows "
-                                "landed with an older _loaded_at than rows already built, or rows removed): "
+                                "landed with an _loaded_at no later than rows already built, or rows removed): "
                                 "this build is a full refresh")  # fmt: skip
             record = runs.start(con, through_month, full_refresh)
         finally:

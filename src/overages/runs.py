@@ -135,9 +135,10 @@ def start(con: duckdb.DuckDBPyConnection, through_month: str | None, full_refres
 
 
 def incremental_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Raw tables whose rows an incremental build would miss: every raw row landed before the latest
+    """Raw tables whose rows an incremental build would miss: every raw row landed up to the latest
     _loaded_at a build has seen (or with none) must already be kept by the warehouse, one for one. Rows
-    landed late with an older _loaded_at, or rows removed or replaced, break that; a full refresh mends it.
+    landed late with an older or equal _loaded_at, or rows removed or replaced, break that; a full refresh
+    mends it.
     """
     drifted = []
     for table, model in INCREMENTAL_TABLES.items():
@@ -149,9 +150,9 @@ def incremental_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
             with seen as (select max(_loaded_at) as watermark from intermediate.{model})
             select
                 (select count(*) from {RAW_SCHEMA}.{table}, seen
-                 where _loaded_at < seen.watermark or _loaded_at is null or seen.watermark is null)
+                 where _loaded_at <= seen.watermark or _loaded_at is null or seen.watermark is null)
                 <> (select count(*) from intermediate.{model}, seen
-                    where _loaded_at < seen.watermark or _loaded_at is null or seen.watermark is null)
+                    where _loaded_at <= seen.watermark or _loaded_at is null or seen.watermark is null)
         """).fetchall()[0][0]  # fmt: skip
         if mismatch:
             drifted.append(f"{RAW_SCHEMA}.{table}")

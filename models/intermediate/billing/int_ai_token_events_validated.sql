@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key='month_key',
+        unique_key='day_key',
         on_schema_change='fail',
     )
 }}
@@ -10,7 +10,7 @@
     Every landed AI token event with its row-level verdict: rejection_reason null where the row itself is
     sound, else the first of its own faults in SPEC rule 9's order. Whether its org has a subscription in
     force at the end of its month (no_subscription) is decided per org and month downstream, where it is
-    cheap and always current. Incremental by billing month: see macros/incremental.sql.
+    cheap and always current. Incremental by day within billing months: see macros/incremental.sql.
 #}
 with
 
@@ -30,6 +30,7 @@ validated as (
         occurred_at,
         billing_month,
         month_key,
+        day_key,
         tokens,
         ai_feature,
         _loaded_at,
@@ -46,4 +47,4 @@ validated as (
 )
 
 select * from validated
-{{ overages.only_touched_months('validated') }}
+{{ overages.only_touched_days('validated') }}

@@ -2,15 +2,15 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key='month_key',
+        unique_key='day_key',
         on_schema_change='fail',
     )
 }}
 {#
     Every landed case workitem with its row-level verdict: rejection_reason null where the row itself is
     sound, else the first of its own faults in SPEC rule 9's order. Whether its case is accepted
-    (unknown_case) is decided downstream (int_case_workitems_rejected). Incremental by the month of
-    created_at: see macros/incremental.sql.
+    (unknown_case) is decided downstream (int_case_workitems_rejected). Incremental by the day of created_at:
+    see macros/incremental.sql.
 #}
 with
 
@@ -33,6 +33,7 @@ validated as (
         completed_at,
         billing_month as created_month,
         month_key,
+        day_key,
         _loaded_at,
         workitem_id as record_id,
         case
@@ -46,4 +47,4 @@ validated as (
 )
 
 select * from validated
-{{ overages.only_touched_months('validated') }}
+{{ overages.only_touched_days('validated') }}

@@ -1,7 +1,6 @@
-{{ config(materialized='view') }}
 {#
     The accepted cases: sound rows whose org had a subscription in force at the end of their month. The
-    workitems' unknown_case check and the reconciliation read it.
+    workitems' unknown_case check and the reconciliation read it (a table: it is read more than once).
 #}
 with
 

@@ -2,14 +2,14 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key='month_key',
+        unique_key='day_key',
         on_schema_change='fail',
     )
 }}
 {#
     Every landed case with its row-level verdict: rejection_reason null where the row itself is sound,
     else the first of its own faults in SPEC rule 9's order. no_subscription is decided per org and month
-    downstream (int_cases_accepted). Incremental by billing month: see macros/incremental.sql.
+    downstream (int_cases_accepted). Incremental by day within billing months: see macros/incremental.sql.
 #}
 with
 
@@ -29,6 +29,7 @@ validated as (
         created_at,
         billing_month,
         month_key,
+        day_key,
         _loaded_at,
         case_id as record_id,
         landing_rank,
@@ -43,4 +44,4 @@ validated as (
 )
 
 select * from validated
-{{ overages.only_touched_months('validated') }}
+{{ overages.only_touched_days('validated') }}

@@ -38,11 +38,11 @@ accepted_counts as (
     union all
     select 'cases', count(*) from {{ ref('int_cases_accepted') }}
     union all
-    select 'case_workitems', count(*)
-    from {{ ref('int_case_workitems_validated') }} as workitems
-    inner join {{ ref('int_cases_accepted') }} as accepted_cases
-        on workitems.case_id = accepted_cases.case_id
-    where workitems.rejection_reason is null
+    {# Sound workitems are accepted unless their case is not (unknown_case): no second join of the largest table. #}
+    select
+        'case_workitems',
+        (select count(*) from {{ ref('int_case_workitems_validated') }} where rejection_reason is null)
+        - (select count(*) from {{ ref('int_case_workitems_rejected') }} where reason = 'unknown_case')
 ),
 
 rejected_counts as (
