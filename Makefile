@@ -11,14 +11,23 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # pip's global configuration here may name package folders that do not exist; they only add noise.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup lint demo build clean bench
+.PHONY: run test setup lint demo build clean browser bench
 
 run: $(STAMP)
 	$(BIN)/overages demo
 	$(BIN)/overages build
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest
+
+# The report's test renders it in Debian's headless Chromium: installed here when missing and allowed (root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the report's browser test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the report's browser test will fail" >&2; \
+	  else echo "warning: chromium not found (apt-get install chromium); the report's browser test will fail" >&2; fi; }
 
 setup: $(STAMP)
 

@@ -247,6 +247,35 @@ def docs(warehouse: str | None) -> None:
     click.echo(f"Docs site: {page} (one self-contained page; open it in a browser)")
 
 
+@main.command()
+@_warehouse_option
+@click.option("--month", callback=_month, default=None, help="Billing month to report (YYYY-MM); default: the latest.")
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="HTML file to write (default: reports/overages-YYYY-MM.html in the project).")  # fmt: skip
+def report(warehouse: str | None, month: str | None, output: str | None) -> None:
+    """Write the month at a glance as one self-contained HTML file (read-only on the warehouse)."""
+    from pathlib import Path
+
+    from overages.report import write
+    from overages.warehouse import PROJECT_DIR
+
+    path = resolve_path(warehouse)
+    con = connect(path, read_only=True)
+    try:
+        _require_marts(con, path)
+        chosen = parse_month(month) if month else None
+        if chosen is None:
+            latest = con.execute("select max(billing_month) from marts.fct_monthly_overages").fetchall()[0][0]
+            label = latest.strftime("%Y-%m") if latest else "empty"
+        else:
+            label = month
+        target = Path(output).resolve() if output else PROJECT_DIR / "reports" / f"overages-{label}.html"
+        write(con, target, chosen)
+    finally:
+        con.close()
+    click.echo(f"Report: {target}")
+
+
 @main.command("gx-config")
 def gx_config() -> None:
     """Write the Great Expectations project (gx/) from the suites defined in code."""

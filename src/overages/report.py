@@ -1,0 +1,239 @@
+"""`overages report`: the month at a glance, as one self-contained HTML file.
+
+Charts are inline SVG drawn here, so the page needs no network and no script to render. Every piece of
+text that comes from data (org names, ids, codes) is HTML-escaped: raw text reaches people here.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from overages.validation.frames import price_consistency
+
+FEATURE_COLOURS = {"wallboard": "#4e79a7", "ai_tokens": "#f28e2b", "case_management": "#59a14f"}
+UTILISATION_BUCKETS = [(0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0), (1.0, 1.25), (1.25, 1.5), (1.5, 2.0),
+                       (2.0, None)]  # fmt: skip
+
+
+def esc(value: object) -> str:
+    """Text for HTML, escaped (quotes too: values also land in attributes)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def money(value: Decimal | float | None, places: int = 2) -> str:
+    return "" if value is None else f"{value:,.{places}f}"
+
+
+@dataclass
+class Bar:
+    label: str
+    value: float
+    colour: str = "#4e79a7"
+    title: str = ""
+
+
+def bar_chart(bars: list[Bar], *, width: int = 720, unit: str = "", name: str, places: int = 2) -> str:
+    """A horizontal bar chart as inline SVG."""
+    if not bars:
+        return '<p class="empty">Nothing to show.</p>'
+    row, label_width, top = 22, 220, 6
+    height = top + row * len(bars) + 6
+    peak = max(b.value for b in bars) or 1
+    usable = width - label_width - 170
+    parts = [f'<svg class="chart" data-chart="{esc(name)}" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']  # fmt: skip
+    for index, bar in enumerate(bars):
+        y = top + index * row
+        length = max(1.0, usable * bar.value / peak) if bar.value else 0
+        parts.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{esc(bar.label)}</text>')
+        parts.append(f'<rect x="{label_width}" y="{y + 3}" width="{length:.1f}" height="16" fill="{bar.colour}">'
+                     f"<title>{esc(bar.title or bar.label)}</title></rect>")  # fmt: skip
+        parts.append(
+            f'<text x="{label_width + length + 6:.1f}" y="{y + 15}">{esc(money(bar.value))} {esc(unit)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def stacked_columns(months: list[str], series: dict[str, list[float]], *, name: str, unit: str) -> str:
+    """Columns per month, stacked by series (features), as inline SVG, with a legend."""
+    if not months:
+        return '<p class="empty">Nothing to show.</p>'
+    width, height, left, bottom, top = 720, 260, 70, 30, 10
+    totals = [sum(values[i] for values in series.values()) for i in range(len(months))]
+    peak = max(totals) or 1
+    slot = (width - left - 10) / len(months)
+    column = min(60.0, slot * 0.6)
+    scale = (height - bottom - top) / peak
+    parts = [f'<svg class="chart" data-chart="{esc(name)}" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - 5}" y2="{height - bottom}" stroke="#999"/>',
+             f'<text x="{left - 6}" y="{top + 10}" text-anchor="end">{esc(money(peak, 0))}</text>',
+             f'<text x="{left - 6}" y="{height - bottom}" text-anchor="end">0</text>']  # fmt: skip
+    for index, month in enumerate(months):
+        x = left + slot * index + (slot - column) / 2
+        y = height - bottom
+        for key, values in series.items():
+            h = values[index] * scale
+            y -= h
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{column:.1f}" height="{h:.1f}" '
+                         f'fill="{FEATURE_COLOURS.get(key, "#888")}"><title>{esc(key)} {esc(month)}: '
+                         f"{esc(money(values[index]))} {esc(unit)}</title></rect>")  # fmt: skip
+        parts.append(f'<text x="{x + column / 2:.1f}" y="{height - 10}" text-anchor="middle">{esc(month)}</text>')
+    parts.append("</svg>")
+    legend = " ".join(f'<span class="swatch" style="background:{FEATURE_COLOURS.get(k, "#888")}"></span>{esc(k)}'
+                      for k in series)  # fmt: skip
+    return "".join(parts) + f'<p class="legend">{legend}</p>'
+
+
+def table(headers: list[str], rows: list[list[object]], *, numeric_from: int = 99) -> str:
+    if not rows:
+        return '<p class="empty">None.</p>'
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td{" class=num" if i >= numeric_from else ""}>{esc(v)}</td>' for i, v in enumerate(r))
+        + "</tr>" for r in rows
+    )  # fmt: skip
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render(con: duckdb.DuckDBPyConnection, month: date | None = None) -> str:
+    """The report's HTML for `month` (default: the latest billing month)."""
+    latest = con.execute("select max(billing_month) from marts.fct_monthly_overages").fetchall()[0][0]
+    chosen = month or latest
+    if chosen is None:
+        return _page("no data", "<p>The marts are empty: land raw data and build first.</p>", "")
+    sections = []
+
+    # 1. Overage over the months, at the USD list price (comparable), and in each billing currency.
+    rows = con.execute("select billing_month, feature, sum(list_amount_usd) from marts.fct_monthly_overages "
+                       "group by all order by 1, 2").fetchall()  # fmt: skip
+    months = sorted({m.isoformat()[:7] for m, _, _ in rows})
+    series: dict[str, list[float]] = {f: [0.0] * len(months) for f in FEATURE_COLOURS}
+    for m, feature, amount in rows:
+        series.setdefault(feature, [0.0] * len(months))[months.index(m.isoformat()[:7])] = float(amount or 0)
+    by_currency = con.execute(
+        "select strftime(billing_month, '%Y-%m'), billing_currency, feature, sum(overage_amount) "
+        "from marts.fct_monthly_overages group by all"
+    ).fetchall()
+    pivot: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
+    for m, currency, feature, amount in by_currency:
+        pivot[(currency, feature)][m] = amount
+    shown_months = months[-6:]
+    pivot_rows = [[currency, feature, *[money(cells.get(m), 0 if currency == "JPY" else 2) for m in shown_months]]
+                  for (currency, feature), cells in sorted(pivot.items()) if any(cells.values())]  # fmt: skip
+    sections.append(("Overage by feature over the months",
+                     "<p>At the USD list price (list_amount_usd), so that currencies compare; then each currency's "
+                     "own amounts.</p>" + stacked_columns(months, series, name="overage-by-month", unit="USD")
+                     + table(["currency", "feature", *shown_months], pivot_rows, numeric_from=2)))  # fmt: skip
+
+    # 2. Allocation utilisation distribution per feature in the chosen month.
+    utilisation = con.execute(
+        "select feature, usage_quantity / free_allocation from marts.fct_monthly_overages "
+        "where billing_month = ? and free_allocation > 0", [chosen]).fetchall()  # fmt: skip
+    charts = []
+    for feature in FEATURE_COLOURS:
+        counts = defaultdict(int)
+        for f, ratio in utilisation:
+            if f != feature:
+                continue
+            for low, high in UTILISATION_BUCKETS:
+                if ratio >= low and (high is None or ratio < high):
+                    counts[(low, high)] += 1
+                    break
+        bars = [Bar(f"{int(low * 100)}%" + (f"-{int(high * 100)}%" if high else "+"), counts[(low, high)],
+                    FEATURE_COLOURS[feature]) for low, high in UTILISATION_BUCKETS]  # fmt: skip
+        chart = bar_chart(bars, name=f"utilisation-{feature}", unit="orgs", places=0)
+        charts.append(f"<h3>{esc(feature)}</h3>{chart}")
+    sections.append((f"Allocation utilisation, {chosen:%Y-%m}", "".join(charts)))
+
+    # 3. Top orgs by overage in the chosen month.
+    top = con.execute(
+        "select o.org_id, d.org_name, o.feature, o.usage_quantity, o.free_allocation, o.billed_quantity, "
+        "o.price_source, o.overage_amount, o.billing_currency, o.list_amount_usd "
+        "from marts.fct_monthly_overages o left join marts.dim_orgs d on o.org_id = d.org_id "
+        "where o.billing_month = ? and o.billed_quantity > 0 order by o.list_amount_usd desc, o.org_id limit 15",
+        [chosen]).fetchall()  # fmt: skip
+    bars = [Bar(f"{name or org} ({feature})", float(usd), FEATURE_COLOURS.get(feature, "#888"))
+            for org, name, feature, *_, usd in top[:10]]  # fmt: skip
+    sections.append((f"Top orgs by overage, {chosen:%Y-%m}",
+                     bar_chart(bars, name="top-orgs", unit="USD at list")
+                     + table(["org", "name", "feature", "usage", "allocation", "billed", "price", "amount", "currency",
+                              "USD at list"],
+                             [[o, n, f, money(u, 4), money(a, 0), money(b, 4), p, money(m), c, money(usd)]
+                              for o, n, f, u, a, b, p, m, c, usd in top], numeric_from=3)))  # fmt: skip
+
+    # 4. The projected-overage alert list for the month in progress.
+    alerts = con.execute(
+        "select p.org_id, d.org_name, p.feature, p.usage_so_far, p.free_allocation, p.projected_usage, "
+        "p.projected_overage_amount, p.billing_currency, p.is_new_alert, p.as_of "
+        "from marts.fct_month_to_date_projections p left join marts.dim_orgs d on p.org_id = d.org_id "
+        "where p.is_projected_over_allocation order by p.is_new_alert desc, p.projected_usage / p.free_allocation "
+        "desc, p.org_id limit 50").fetchall()  # fmt: skip
+    as_of = alerts[0][-1] if alerts else None
+    sections.append(("Projected to exceed an allocation this month",
+                     (f"<p>Month to date as of {esc(as_of)}; run-rate projection (see fct_month_to_date_projections)."
+                      " New alerts are still within the allocation so far.</p>" if as_of else "")
+                     + table(["org", "name", "feature", "so far", "allocation", "projected", "projected amount",
+                              "currency", "new alert"],
+                             [[o, n, f, money(s, 4), money(a, 0), money(p, 4), money(m), c, "yes" if new else ""]
+                              for o, n, f, s, a, p, m, c, new, _ in alerts], numeric_from=3)))  # fmt: skip
+
+    # 5. Rejected rows by reason.
+    rejected = con.execute("select source_table, reason, count(*) from audit.rejected_rows group by all "
+                           "order by 3 desc, 1, 2").fetchall()  # fmt: skip
+    sections.append(
+        (
+            "Rejected raw rows by reason",
+            bar_chart([Bar(f"{t}: {r}", n, "#e15759") for t, r, n in rejected], name="rejected", unit="rows",
+                               places=0),
+        )
+    )
+
+    # 6. Price-list consistency findings.
+    prices = price_consistency(con)
+    departing = prices[~prices.is_consistent]
+    sections.append(("Price-list consistency",
+                     "<p>Each currency's price over the USD price should be one rate across the three features. "
+                     "Figures that depart are kept as published and listed here.</p>"
+                     + table(["feature", "currency", "price", "USD price", "ratio to USD", "rate the others imply"],
+                             [[r.feature, r.currency, r.unit_price, r.usd_unit_price, r.ratio_to_usd,
+                               r.rate_implied_by_others] for r in departing.itertuples()],
+                             numeric_from=2)))  # fmt: skip
+
+    body = "".join(f"<section><h2>{esc(title)}</h2>{content}</section>" for title, content in sections)
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return _page(f"{chosen:%Y-%m}", body, generated)
+
+
+STYLE = """
+body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:980px;color:#222}
+h1{font-size:22px;margin-bottom:2px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
+h3{font-size:14px;margin:10px 0 2px}.meta{color:#666}svg text{font-size:11px;fill:#333}
+table{border-collapse:collapse;margin:8px 0;font-size:12px}th,td{border-bottom:1px solid #eee;padding:3px 8px;
+text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}.empty{color:#888}
+.legend{font-size:12px}.swatch{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
+"""
+
+
+def _page(month_label: str, body: str, generated: str) -> str:
+    # No script may run (a defence in depth beside the escaping) and nothing is fetched from anywhere.
+    policy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Overages, {esc(month_label)}</title>'
+            f'<meta http-equiv="Content-Security-Policy" content="{policy}"><style>{STYLE}</style></head><body>'
+            f"<h1>Genesys Cloud overages, {esc(month_label)}</h1>"
+            f'<p class="meta">Generated {esc(generated)} from the overages warehouse.</p>'
+            f"{body}</body></html>")  # fmt: skip
+
+
+def write(con: duckdb.DuckDBPyConnection, target: Path, month: date | None = None) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(con, month), encoding="utf-8")
+    return target

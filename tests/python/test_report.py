@@ -1,0 +1,79 @@
+"""The report: one self-contained HTML file that renders in a real browser, safe with hostile text."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+HOSTILE = "<script>alert(1)</script>"
+FORMULA = '=HYPERLINK("x")'
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--host-resolver-rules=MAP * ~NOTFOUND"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("report")
+    path = folder / "w.duckdb"
+    run_cli("demo", "--orgs", "30", "--months", "3", "--seed", "17", warehouse=path)
+    con_rows = {"org_subscriptions": [
+        ("org-hostile", HOSTILE, "CX1", "named", "USD", "2026-08-01 00:00:00", "2026-08-01 00:00:00"),
+        ("org-formula", FORMULA, "CX1", "named", "EUR", "2026-08-01 00:00:00", "2026-08-01 00:00:00"),
+    ], "cases": [(f"{org}-case-{i}", org, "2026-10-02 00:00:00", "2026-10-03 00:00:00")
+                 for org in ("org-hostile", "org-formula") for i in range(4000)]}  # fmt: skip
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    for table, rows in con_rows.items():
+        for row in rows:
+            con.execute(f"insert into raw.{table} values ({', '.join('?' for _ in row)})", list(row))
+    con.close()
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    before = path.stat().st_mtime_ns
+    target = folder / "report.html"
+    done = run_cli("report", "--month", "2026-10", "--output", str(target), warehouse=path)
+    assert path.stat().st_mtime_ns == before  # read-only
+    assert f"Report: {target}" in done.stdout
+    return target
+
+
+def test_report_is_self_contained_and_escapes_hostile_text(report: Path) -> None:
+    page = report.read_text()
+    assert "<script" not in page.replace("&lt;script", "")  # no script element at all
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "=HYPERLINK(&quot;x&quot;)" in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing fetched from anywhere
+    assert "default-src 'none'" in page
+    for section in ("Overage by feature over the months", "Allocation utilisation, 2026-10",
+                    "Top orgs by overage, 2026-10", "Projected to exceed an allocation this month",
+                    "Rejected raw rows by reason", "Price-list consistency"):  # fmt: skip
+        assert section in page
+    # The published price-list departure is listed.
+    assert re.search(r"<td>case_management</td><td>BRL</td><td class=num>0.1600</td>", page)
+
+
+def test_report_renders_in_a_headless_browser(report: Path, tmp_path: Path) -> None:
+    assert CHROMIUM, "chromium is needed for this test: make test installs it (apt-get install chromium)"
+    dom = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                          report.as_uri()], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    charts = set(re.findall(r'data-chart="([^"]+)"', dom.stdout))
+    assert charts >= {"overage-by-month", "utilisation-wallboard", "utilisation-ai_tokens",
+                      "utilisation-case_management", "top-orgs", "rejected"}  # fmt: skip
+    assert len(re.findall(r"<rect ", dom.stdout)) > 30
+    # The hostile org name is text in the page, not an element.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom.stdout
+    assert "<script>alert(1)</script>" not in dom.stdout
+    shot = tmp_path / "report.png"
+    done = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile2'}",
+                           "--window-size=1100,1600", f"--screenshot={shot}", report.as_uri()],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0 and shot.exists() and shot.stat().st_size > 20_000, done.stderr[-2000:]
