@@ -55,9 +55,8 @@ def bar_chart(bars: list[Bar], *, width: int = 720, unit: str = "", name: str, p
         parts.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{esc(bar.label)}</text>')
         parts.append(f'<rect x="{label_width}" y="{y + 3}" width="{length:.1f}" height="16" fill="{bar.colour}">'
                      f"<title>{esc(bar.title or bar.label)}</title></rect>")  # fmt: skip
-        parts.append(
-            f'<text x="{label_width + length + 6:.1f}" y="{y + 15}">{esc(money(bar.value))} {esc(unit)}</text>'
-        )
+        figure = f"{esc(money(bar.value, places))} {esc(unit)}"
+        parts.append(f'<text x="{label_width + length + 6:.1f}" y="{y + 15}">{figure}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
