@@ -23,6 +23,7 @@ class DbtOutcome:
     success: bool
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    raw_messages: list[str] = field(default_factory=list)
 
 
 def target_path(warehouse: Path) -> Path:
@@ -69,6 +70,7 @@ def run_dbt(
         status = str(node_result.status).lower().split(".")[-1]
         outcome.counts[status] = outcome.counts.get(status, 0) + 1
         if status in _FAILED:
+            outcome.raw_messages.append(node_result.message or "")
             name = node_result.node.name
             detail = [
                 line.strip()
@@ -103,6 +105,9 @@ def build(
         callbacks=callbacks,
     )
     if not outcome.success:
+        if any("out of sync" in failure for failure in outcome.raw_messages):
+            raise BuildFailed("build failed: the warehouse's incremental tables were built by an earlier version of "
+                              "the models; rebuild them once with: overages build --full-refresh")  # fmt: skip
         shown = "; ".join(outcome.failures[:3]) or "see logs/dbt.log"
         more = f" (and {len(outcome.failures) - 3} more)" if len(outcome.failures) > 3 else ""
         raise BuildFailed(f"build failed: {shown}{more}")
