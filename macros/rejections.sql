@@ -67,3 +67,36 @@
         'contract_rates': 'int_contract_rates_validated',
     }) }}
 {%- endmacro %}
+
+
+{#
+    The rejected rows of a usage table validated row by row (events, cases): each row's own fault, then
+    no_subscription for a sound row whose org had no accepted subscription in force at the end of its
+    month (SPEC rule 9). Renders a whole model body.
+#}
+{% macro rejected_usage_rows(validated_model) -%}
+with
+
+validated as (
+    select * from {{ ref(validated_model) }}
+),
+
+orgs_subscribed as (
+    select * from {{ ref('int_orgs_subscribed') }}
+),
+
+with_final_reason as (
+    select
+        validated.record_id,
+        validated.org_id,
+        validated._loaded_at,
+        coalesce(validated.rejection_reason, 'no_subscription') as reason
+    from validated
+    left join orgs_subscribed
+        on validated.org_id = orgs_subscribed.org_id
+    where validated.rejection_reason is not null
+        or not {{ overages.subscribed_at_end_of('validated.billing_month', 'orgs_subscribed.first_subscribed_at') }}
+)
+
+select * from with_final_reason
+{%- endmacro %}

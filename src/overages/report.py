@@ -191,8 +191,7 @@ def render(con: duckdb.DuckDBPyConnection, month: date | None = None) -> str:
     sections.append(
         (
             "Rejected raw rows by reason",
-            bar_chart([Bar(f"{t}: {r}", n, "#e15759") for t, r, n in rejected], name="rejected", unit="rows",
-                               places=0),
+            bar_chart([Bar(f"{t}: {r}", n, "#e15759") for t, r, n in rejected], name="rejected", unit="rows", places=0),
         )
     )
 

@@ -251,3 +251,14 @@ def test_gx_project_in_git_is_what_the_code_writes(tmp_path: Path) -> None:
     assert written.keys() == committed.keys()
     for name, text in written.items():
         assert committed[name] == text, f"gx/{name} differs from what the code writes: run `overages gx-config`"
+
+
+def test_old_validation_results_are_pruned(tmp_path: Path) -> None:
+    from overages.validation.runner import prune_results
+
+    runs = tmp_path / "monthly_overages" / "__none__"
+    for i in range(25):
+        (runs / f"20261126T0000{i:02d}.000000Z").mkdir(parents=True)
+    prune_results(tmp_path, keep=20)
+    kept = sorted(p.name for p in runs.iterdir())
+    assert len(kept) == 19 and kept[0] == "20261126T000006.000000Z" and kept[-1] == "20261126T000024.000000Z"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,8 +111,23 @@ def _examples(frame: pd.DataFrame, indices: list[Any], columns: list[str]) -> li
     return rows
 
 
+# Validation results kept per suite (the Data Docs site lists them all and is rebuilt on every run).
+KEPT_RESULTS = 20
+
+
+def prune_results(validations: Path, keep: int = KEPT_RESULTS) -> None:
+    """Keep the newest `keep` - 1 results of each suite, so that the run about to be stored makes `keep`."""
+    for runs in validations.glob("*/*"):
+        if not runs.is_dir():
+            continue
+        stamps = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.name)
+        for old in stamps[: max(0, len(stamps) - (keep - 1))]:
+            shutil.rmtree(old)
+
+
 def validate(con: duckdb.DuckDBPyConnection, root: Path) -> ValidationReport:
     """Export the frames from the warehouse, run the checkpoint, and collect every expectation's outcome."""
+    prune_results(root / "gx" / "uncommitted" / "validations")
     frames = export(con, root / FRAMES_FOLDER)
     write_project(root)
     import great_expectations as gx
