@@ -257,14 +257,15 @@ n as (
                 else next_month_of(valid_from) end as first_covered_month
     from s
 ),
+-- The month the row must match: its first covered month, or the org's first billed month where the org was
+-- not subscribed yet then; the subscription in force at that month's last instant decides (rule 3).
 currency_of_first_month as (
-    select n.contract_no,
-           coalesce(
-               max_by(a.billing_currency, a.effective_from)
-                   filter (where a.effective_from < next_month_of(n.first_covered_month)),
-               min_by(a.billing_currency, a.effective_from)
-           ) as billing_currency
-    from n join accepted_subs as a on n.org_id = a.org_id
+    select n.contract_no, max_by(a.billing_currency, a.effective_from) as billing_currency
+    from n
+    join orgs_subscribed as o on n.org_id = o.org_id
+    join accepted_subs as a
+        on n.org_id = a.org_id
+        and a.effective_from < next_month_of(greatest(n.first_covered_month, o.first_billing_month))
     where n.valid_from is not null
     group by n.contract_no
 )
