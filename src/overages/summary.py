@@ -44,9 +44,8 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
-def render(data: dict[str, Any] | duckdb.DuckDBPyConnection, path: Path) -> str:
-    if isinstance(data, duckdb.DuckDBPyConnection):
-        data = collect(data)
+def render(data: dict[str, Any], path: Path) -> str:
+    """The summary as text, from what collect() returned."""
     lines = [
         f"Warehouse {path}",
         f"  {data['orgs']} orgs, {data['billing_months']} billing months "
