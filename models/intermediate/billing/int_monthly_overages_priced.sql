@@ -153,6 +153,7 @@ amounts as (
         {{ overages.round_to_minor_units(overages.multiply_decimals('billed_quantity', 'usd_list_unit_price'), 2) }}
             as list_amount_usd,
         invoice_code,
+        list_unit_price,
         minor_units
     from billed
 )

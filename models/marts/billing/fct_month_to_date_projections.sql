@@ -9,15 +9,11 @@
 with
 
 monthly_overages as (
-    select * from {{ ref('fct_monthly_overages') }}
+    select * from {{ ref('int_monthly_overages_priced') }}
 ),
 
 horizon as (
     select * from {{ ref('int_billing_horizon') }}
-),
-
-currencies as (
-    select * from {{ ref('ref_currencies') }}
 ),
 
 month_in_progress as (
@@ -77,13 +73,10 @@ projected as (
             end
             as decimal(18, 4)
         ) as projected_usage,
-        currencies.minor_units
+        monthly_overages.minor_units
     from monthly_overages
     inner join elapsed_share
         on monthly_overages.billing_month = elapsed_share.billing_month
-    left join currencies
-        on monthly_overages.billing_currency = currencies.currency
-        and {{ overages.in_force('currencies', 'monthly_overages.billing_month') }}
 ),
 
 with_projected_overage as (

@@ -9,44 +9,29 @@ invoice_lines as (
     select * from {{ ref('fct_invoice_lines') }}
 ),
 
-monthly_overages as (
-    select * from {{ ref('fct_monthly_overages') }}
+priced as (
+    select * from {{ ref('int_monthly_overages_priced') }}
 ),
 
 features as (
     select * from {{ ref('ref_features') }}
 ),
 
-list_prices as (
-    select * from {{ ref('ref_list_prices') }}
-),
-
-currencies as (
-    select * from {{ ref('ref_currencies') }}
-),
-
 lines_with_list_price as (
     select
         invoice_lines.*,
-        monthly_overages.overage_quantity,
-        features.product_feature,
-        list_prices.unit_price as list_unit_price,
-        currencies.minor_units
+        priced.overage_quantity,
+        priced.list_unit_price,
+        priced.minor_units,
+        features.product_feature
     from invoice_lines
-    inner join monthly_overages
-        on invoice_lines.org_id = monthly_overages.org_id
-        and invoice_lines.billing_month = monthly_overages.billing_month
-        and invoice_lines.feature = monthly_overages.feature
+    inner join priced
+        on invoice_lines.org_id = priced.org_id
+        and invoice_lines.billing_month = priced.billing_month
+        and invoice_lines.feature = priced.feature
     inner join features
         on invoice_lines.feature = features.feature
         and {{ overages.in_force('features', 'invoice_lines.billing_month') }}
-    left join list_prices
-        on invoice_lines.feature = list_prices.feature
-        and invoice_lines.currency = list_prices.currency
-        and {{ overages.in_force('list_prices', 'invoice_lines.billing_month') }}
-    left join currencies
-        on invoice_lines.currency = currencies.currency
-        and {{ overages.in_force('currencies', 'invoice_lines.billing_month') }}
 ),
 
 focus as (
