@@ -11,14 +11,22 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # pip's global configuration here may name package folders that do not exist; they only add noise.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test setup lint demo build clean browser bench
+.PHONY: run test test-duckdb test-spark setup lint demo build clean browser bench
 
 run: $(STAMP)
 	$(BIN)/overages demo
 	$(BIN)/overages build
 
+# The DuckDB tests first, then the same warehouse on Spark in local mode (tests/python/test_spark.py).
 test: $(STAMP) browser
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not spark"
+	$(BIN)/pytest -m spark
+
+test-duckdb: $(STAMP) browser
+	$(BIN)/pytest -m "not spark"
+
+test-spark: $(STAMP)
+	$(BIN)/pytest -m spark
 
 # The report's test renders it in Debian's headless Chromium: installed here when missing and allowed (root).
 browser:

@@ -111,3 +111,24 @@ candidate_rows as (
 {% macro batch_at() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
+
+
+{#
+    How an incremental model replaces the partitions (days or months) it rewrites. DuckDB deletes the
+    rows of the rewritten keys and inserts the new ones (delete+insert on unique_key); Spark has no
+    delete on parquet tables and overwrites the table's partitions holding the new rows instead
+    (insert_overwrite on partition_by, with spark.sql.sources.partitionOverwriteMode=dynamic). Both
+    replace exactly the keys present in the new rows. Use in a model's config:
+    {{ config(materialized='incremental', **overages.replace_partitions_config('day_key')) }}
+#}
+{% macro replace_partitions_config(key_column) -%}
+    {{ return(adapter.dispatch('replace_partitions_config', 'overages')(key_column)) }}
+{%- endmacro %}
+
+{% macro default__replace_partitions_config(key_column) -%}
+    {{ return({'incremental_strategy': 'delete+insert', 'unique_key': key_column}) }}
+{%- endmacro %}
+
+{% macro spark__replace_partitions_config(key_column) -%}
+    {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': [key_column], 'file_format': 'parquet'}) }}
+{%- endmacro %}

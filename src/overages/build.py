@@ -77,6 +77,59 @@ def run_build(
             con.close()
 
 
+@dataclass
+class SparkBuildResult:
+    full_refresh: bool
+    raw_rows: dict[str, int]
+    summary: dict[str, Any]
+    validation: Any | None
+    warnings: list[str]
+
+
+def run_spark_build(
+    *,
+    through_month: str | None,
+    full_refresh: bool,
+    validate: bool,
+    progress: Progress,
+) -> SparkBuildResult:
+    """Build the warehouse on Spark (the profile's spark target): the same lock, landing-contract check,
+    drift check and dbt build as on DuckDB; the checkpoint and the summary read the marts Spark wrote,
+    mirrored into DuckDB. Raises OveragesError with a one-line message.
+    """
+    from overages import spark
+
+    warnings: list[str] = []
+    home = spark.spark_home()
+    home.mkdir(parents=True, exist_ok=True)
+    with runs.build_lock(home):
+        progress.step("starting Spark and checking the raw tables against the landing contract")
+        landed = spark.check_raw_contract()
+        if landed["org_subscriptions"] == 0:
+            warnings.append("raw.org_subscriptions is empty: no org can be billed, every usage row is rejected")
+        drifted = [] if full_refresh else spark.incremental_drift()
+        if drifted:
+            full_refresh = True
+            warnings.append(f"{', '.join(drifted)} changed in a way an incremental build cannot follow: "
+                            "this build is a full refresh")  # fmt: skip
+        progress.step(f"building with dbt on Spark ({'full refresh' if full_refresh else 'incremental'})")
+        dbt_invoke.build(home, through_month=through_month, full_refresh=full_refresh, progress=progress,
+                         target="spark")  # fmt: skip
+        progress.step("copying the marts to DuckDB for validation and the summary")
+        con = spark.mirror(home / "mirror")
+        try:
+            report = None
+            if validate:
+                progress.step("validating the marts with Great Expectations")
+                from overages.validation.runner import validate as run_checkpoint
+
+                report = run_checkpoint(con, PROJECT_DIR)
+            return SparkBuildResult(full_refresh=full_refresh, raw_rows=landed, summary=summary.collect(con),
+                                    validation=report, warnings=warnings)  # fmt: skip
+        finally:
+            con.close()
+
+
 def _finish(path: Path, record: runs.BuildRecord, outcome: str, message: str) -> None:
     """Record a failed build; never hide the original error behind a second one."""
     try:

@@ -30,6 +30,20 @@ def _warehouse_option(function: F) -> F:
     )(function)
 
 
+TARGETS = ("duckdb", "spark")
+
+
+def _target_option(function: F) -> F:
+    return click.option(
+        "--target",
+        type=click.Choice(TARGETS),
+        default=lambda: os.environ.get("OVERAGES_TARGET", "duckdb"),
+        show_default="$OVERAGES_TARGET, else duckdb",
+        help="Engine: the DuckDB file, or Apache Spark in local mode (metastore and tables in $OVERAGES_SPARK_HOME, "
+        "else warehouse/spark).",
+    )(function)
+
+
 def _resource_options(function: F) -> F:
     function = click.option(
         "--memory-limit", default=None, metavar="SIZE",
@@ -80,22 +94,78 @@ def main() -> None:
     "--end-month", callback=_month, default="2026-10", show_default=True, help="Last month of usage (YYYY-MM)."
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed: same seed, same rows.")
-def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: int) -> None:
+@_target_option
+def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: int, target: str) -> None:
     """Land a synthetic raw data set (with a share of every fault) in the warehouse's raw schema."""
     from overages import demo as demo_data
 
-    path = resolve_path(warehouse)
-    path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data = demo_data.generate(orgs=orgs, months=months, seed=seed, end_month=end_month)
-    con = connect(path)
-    try:
-        counts = demo_data.land(con, data)
-    finally:
-        con.close()
-    click.echo(f"Landed demo data in {path} ({time.perf_counter() - started:.1f} s):")
+    if target == "spark":
+        from overages import spark
+
+        where = f"Spark ({spark.spark_home()})"
+        with _spark_lock():
+            con = duckdb.connect()
+            try:
+                demo_data.land(con, data)
+                counts = spark.land_from_duckdb_connection(con, spark.spark_home() / "landing")
+            finally:
+                con.close()
+    else:
+        path = resolve_path(warehouse)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        where = str(path)
+        con = connect(path)
+        try:
+            counts = demo_data.land(con, data)
+        finally:
+            con.close()
+    click.echo(f"Landed demo data in {where} ({time.perf_counter() - started:.1f} s):")
     for table, count in counts.items():
         click.echo(f"  raw.{table:<20} {count:>10,} rows")
+
+
+@main.command()
+@_warehouse_option
+@_target_option
+@click.argument("folder", type=click.Path(file_okay=False))
+def land(warehouse: str | None, target: str, folder: str) -> None:
+    """Replace the raw tables with parquet data from FOLDER: <table>.parquet per raw table (a file or a
+    folder of files) with the columns of SPEC.md section 2, cast to the contract's types."""
+    from pathlib import Path
+
+    source = Path(folder).resolve()
+    started = time.perf_counter()
+    if target == "spark":
+        from overages import spark
+
+        where = f"Spark ({spark.spark_home()})"
+        with _spark_lock():
+            counts = spark.land_parquet(source)
+    else:
+        from overages.landing import land_parquet
+
+        path = resolve_path(warehouse)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        where = str(path)
+        con = connect(path)
+        try:
+            counts = land_parquet(con, source)
+        finally:
+            con.close()
+    click.echo(f"Landed {source} in {where} ({time.perf_counter() - started:.1f} s):")
+    for table, count in counts.items():
+        click.echo(f"  raw.{table:<20} {count:>10,} rows")
+
+
+def _spark_lock():  # noqa: ANN202 - a context manager
+    """The Spark warehouse's build lock: its Derby metastore admits one process at a time."""
+    from overages import runs, spark
+
+    home = spark.spark_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return runs.build_lock(home)
 
 
 @main.command()
@@ -111,6 +181,7 @@ def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: in
 @click.option("--quiet", is_flag=True, help="No progress lines: only warnings, errors and the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (the build record and summary).")
 @_resource_options
+@_target_option
 def build(
     warehouse: str | None,
     through_month: str | None,
@@ -120,20 +191,24 @@ def build(
     as_json: bool,
     memory_limit: str | None,
     threads: int | None,
+    target: str,
 ) -> None:
     """Seed, build and test the marts from the warehouse's raw tables, then validate them.
 
     Incremental: only the billing months that rows landed since the previous build touch are rebuilt.
-    One build at a time per warehouse; every build is recorded in audit.build_runs.
+    One build at a time per warehouse; every build on DuckDB is recorded in audit.build_runs.
     """
     from overages import summary
     from overages.build import run_build
     from overages.progress import Progress
 
-    path = resolve_path(warehouse)
     _apply_resources(memory_limit, threads)
     progress = Progress(enabled=not (quiet or as_json))
     started = time.perf_counter()
+    if target == "spark":
+        _build_on_spark(through_month, full_refresh, skip_validate, as_json, progress, started)
+        return
+    path = resolve_path(warehouse)
     result = run_build(path, through_month=through_month, full_refresh=full_refresh, validate=not skip_validate,
                        progress=progress)  # fmt: skip
     elapsed = time.perf_counter() - started
@@ -160,6 +235,40 @@ def build(
             click.echo(result.validation.render())
     if record.outcome == "validation_failed":
         raise ValidationFailed(record.message or "validation failed")
+
+
+def _build_on_spark(through_month: str | None, full_refresh: bool, skip_validate: bool, as_json: bool,
+                    progress: object, started: float) -> None:  # fmt: skip
+    from overages import spark, summary
+    from overages.build import run_spark_build
+
+    result = run_spark_build(through_month=through_month, full_refresh=full_refresh, validate=not skip_validate,
+                             progress=progress)  # type: ignore[arg-type]  # fmt: skip
+    elapsed = time.perf_counter() - started
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    home = spark.spark_home()
+    if as_json:
+        document = {
+            "target": "spark",
+            "spark_home": str(home),
+            "seconds": round(elapsed, 2),
+            "full_refresh": result.full_refresh,
+            "raw_rows": result.raw_rows,
+            "summary": result.summary,
+            "validation": result.validation.as_json() if result.validation else None,
+        }
+        click.echo(json.dumps(document, indent=2, default=summary.json_default))
+    else:
+        click.echo(summary.render(result.summary, home, query_hint=False))
+        click.echo(f"\nBuilt on Spark in {elapsed:.1f} s ({'full refresh' if result.full_refresh else 'incremental'}); "
+                   f"raw rows: {sum(result.raw_rows.values()):,}.")  # fmt: skip
+        if result.validation:
+            click.echo("")
+            click.echo(result.validation.render())
+    if result.validation and not result.validation.success:
+        first = result.validation.failures[0]
+        raise ValidationFailed(f"validation failed: {first.describe()}")
 
 
 @main.command()
@@ -198,10 +307,11 @@ def validate(warehouse: str | None) -> None:
 
 @main.command()
 @_warehouse_option
+@_target_option
 @click.option("--format", "file_format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--month", callback=_month, default=None, help="Only this billing month (YYYY-MM).")
 @click.argument("folder", type=click.Path(file_okay=False))
-def export(warehouse: str | None, file_format: str, month: str | None, folder: str) -> None:
+def export(warehouse: str | None, target: str, file_format: str, month: str | None, folder: str) -> None:
     """Write the marts and the FOCUS view to FOLDER as parquet or CSV files (read-only on the warehouse).
 
     In CSV, text that a spreadsheet would run as a formula (starting with = + - @) gets a leading apostrophe.
@@ -210,13 +320,24 @@ def export(warehouse: str | None, file_format: str, month: str | None, folder: s
 
     from overages.export import export as write_files
 
-    path = resolve_path(warehouse)
-    con = connect(path, read_only=True)
-    try:
-        _require_marts(con, path)
-        written = write_files(con, Path(folder).resolve(), file_format, parse_month(month) if month else None)
-    finally:
-        con.close()
+    chosen = parse_month(month) if month else None
+    if target == "spark":
+        from overages import spark
+
+        with _spark_lock():
+            con = spark.mirror(spark.spark_home() / "mirror")
+            try:
+                written = write_files(con, Path(folder).resolve(), file_format, chosen)
+            finally:
+                con.close()
+    else:
+        path = resolve_path(warehouse)
+        con = connect(path, read_only=True)
+        try:
+            _require_marts(con, path)
+            written = write_files(con, Path(folder).resolve(), file_format, chosen)
+        finally:
+            con.close()
     for name, rows in written.items():
         click.echo(f"  {Path(folder) / name}  {rows:,} rows")
 

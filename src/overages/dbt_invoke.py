@@ -39,11 +39,14 @@ def run_dbt(
     quiet: bool = False,
     callbacks: list[Callable[[Any], None]] | None = None,
     target_dir: Path | None = None,
+    target: str | None = None,
 ) -> DbtOutcome:
-    """Run one dbt command on the project against `warehouse`; never raises for failed nodes."""
+    """Run one dbt command on the project against `warehouse` (for the spark target: its Spark home folder);
+    never raises for failed nodes."""
     from dbt.cli.main import dbtRunner
 
-    os.environ["WAREHOUSE_PATH"] = str(warehouse)
+    if target != "spark":
+        os.environ["WAREHOUSE_PATH"] = str(warehouse)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     command = [
@@ -57,6 +60,8 @@ def run_dbt(
         "--target-path",
         str(target_dir or target_path(warehouse)),
     ]
+    if target:
+        command += ["--target", target]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
     if quiet:
@@ -88,6 +93,7 @@ def build(
     quiet: bool = False,
     select: list[str] | None = None,
     progress: Progress | None = None,
+    target: str | None = None,
 ) -> DbtOutcome:
     """Seed, build and test the whole project (unit tests are run by the test suite, not by builds)."""
     args = ["build", "--exclude-resource-type", "unit_test"]
@@ -103,6 +109,7 @@ def build(
         {"through_month": through_month or ""},
         quiet=quiet or progress is not None,
         callbacks=callbacks,
+        target=target,
     )
     if not outcome.success:
         if any("out of sync" in failure for failure in outcome.raw_messages):

@@ -146,17 +146,23 @@ def incremental_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
                             "and table_name = ?", [model]).fetchall()[0][0]  # fmt: skip
         if not found:
             continue
-        mismatch = con.execute(f"""
-            with seen as (select max(_loaded_at) as watermark from intermediate.{model})
-            select
-                (select count(*) from {RAW_SCHEMA}.{table}, seen
-                 where _loaded_at <= seen.watermark or _loaded_at is null or seen.watermark is null)
-                <> (select count(*) from intermediate.{model}, seen
-                    where _loaded_at <= seen.watermark or _loaded_at is null or seen.watermark is null)
-        """).fetchall()[0][0]  # fmt: skip
+        mismatch = con.execute(drift_sql(table, model)).fetchall()[0][0]
         if mismatch:
             drifted.append(f"{RAW_SCHEMA}.{table}")
     return drifted
+
+
+def drift_sql(table: str, model: str) -> str:
+    """One row, one boolean: whether `table` holds rows up to the model's watermark that the model does not
+    (portable SQL: the Spark build runs it too)."""
+    return f"""
+        with seen as (select max(_loaded_at) as watermark from intermediate.{model})
+        select
+            (select count(*) from {RAW_SCHEMA}.{table}, seen
+             where _loaded_at <= seen.watermark or _loaded_at is null or seen.watermark is null)
+            <> (select count(*) from intermediate.{model}, seen
+                where _loaded_at <= seen.watermark or _loaded_at is null or seen.watermark is null)
+    """
 
 
 def months_rebuilt(con: duckdb.DuckDBPyConnection, since: datetime) -> list[str]:

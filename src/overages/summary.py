@@ -44,8 +44,8 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
-def render(data: dict[str, Any], path: Path) -> str:
-    """The summary as text, from what collect() returned."""
+def render(data: dict[str, Any], path: Path, *, query_hint: bool = True) -> str:
+    """The summary as text, from what collect() returned (query_hint: how to query the DuckDB file)."""
     lines = [
         f"Warehouse {path}",
         f"  {data['orgs']} orgs, {data['billing_months']} billing months "
@@ -69,12 +69,13 @@ def render(data: dict[str, Any], path: Path) -> str:
         lines.append("Rejected rows by reason (audit.rejected_rows):")
         for row in data["rejected_by_reason"]:
             lines.append(f"  {row['source_table']:<20} {row['reason']:<28} {row['rows']:>8,}")
-    lines += [
-        "",
-        "Query it:",
-        f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{path}', read_only=True)"
-        ".sql('select * from marts.fct_monthly_overages limit 10').show()\"",
-    ]
+    if query_hint:
+        lines += [
+            "",
+            "Query it:",
+            f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{path}', read_only=True)"
+            ".sql('select * from marts.fct_monthly_overages limit 10').show()\"",
+        ]
     return "\n".join(lines)
 
 

@@ -1,9 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='day_key',
         on_schema_change='fail',
+        **overages.replace_partitions_config('day_key')
     )
 }}
 {#

@@ -1,9 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='month_key',
         on_schema_change='fail',
+        **overages.replace_partitions_config('month_key')
     )
 }}
 {#
@@ -11,7 +10,7 @@
     of the month's sound events (SPEC rule 4), how many there are, and the latest. Whether the org is
     subscribed that month is applied downstream. Rebuilt for the months int_ai_token_events_validated
     rewrote since this model last read it; every such month has at least one row here (its events never
-    disappear), so delete+insert on month_key replaces it whole.
+    disappear), so replacing its month_key partitions replaces it whole.
 #}
 with
 

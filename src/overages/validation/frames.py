@@ -168,9 +168,20 @@ def invoice_totals(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def nothing_lost(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per raw table: rows landed (counted in raw), accepted and rejected; and per rejection reason, its rows."""
-    counts = " union all ".join(
-        f"select '{table}' as source_table, count(*) as rows_landed from raw.{table}" for table in RAW_TABLES
+    """Per raw table: rows landed (counted in raw), accepted and rejected; and per rejection reason, its rows.
+
+    A mirror of a Spark warehouse (overages.spark.mirror) has no raw tables: it carries their counts, made
+    on Spark, in main.raw_row_counts.
+    """
+    mirrored = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'main' and table_name = 'raw_row_counts'"
+    ).fetchall()[0][0]
+    counts = (
+        "select source_table, rows_landed from main.raw_row_counts"
+        if mirrored
+        else " union all ".join(
+            f"select '{table}' as source_table, count(*) as rows_landed from raw.{table}" for table in RAW_TABLES
+        )
     )
     frame = _frame(
         con,

@@ -1,0 +1,234 @@
+"""The warehouse on Apache Spark (local mode): the session dbt-spark uses, landing raw data, reading marts.
+
+dbt-spark's session method creates its SparkSession in this process with the profile's
+server_side_parameters; this module builds the same session from the same profile first, so landing,
+the landing-contract check and the export all see the metastore and tables dbt builds. The Hive
+metastore (Derby, one process at a time) and the parquet files live in the Spark home folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from overages.errors import OveragesError
+from overages.raw_contract import DATE, NUMBER, RAW_SCHEMA, RAW_TABLES, TEXT, TIMESTAMP
+from overages.warehouse import PROJECT_DIR
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DEFAULT_SPARK_HOME = PROJECT_DIR / "warehouse" / "spark"
+
+# Families of Spark types a raw column may arrive as (the Spark side of raw_contract._ACCEPTED_TYPES).
+_ACCEPTED_SPARK_TYPES: dict[str, tuple[str, ...]] = {
+    TEXT: ("string", "varchar", "char", "bigint", "int", "smallint"),
+    TIMESTAMP: ("timestamp", "timestamp_ntz", "date"),
+    DATE: ("date", "timestamp", "timestamp_ntz"),
+    NUMBER: ("decimal", "double", "float", "bigint", "int", "smallint", "tinyint"),
+}
+# The types raw tables are landed with on Spark.
+_SPARK_DDL_TYPES = {TEXT: "string", TIMESTAMP: "timestamp", DATE: "date", NUMBER: "decimal(18,4)"}
+
+
+def spark_home() -> Path:
+    """The folder holding the Spark metastore and tables: $OVERAGES_SPARK_HOME, else warehouse/spark.
+
+    Also exported (absolute) for the dbt profile, which reads it.
+    """
+    home = Path(os.environ.get("OVERAGES_SPARK_HOME") or DEFAULT_SPARK_HOME).expanduser().resolve()
+    os.environ["OVERAGES_SPARK_HOME"] = str(home)
+    return home
+
+
+def profile_parameters() -> dict[str, str]:
+    """The Spark configuration of the profile's `spark` target, rendered as dbt renders it."""
+    import jinja2
+    import yaml
+
+    spark_home()
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    environment.globals["env_var"] = lambda name, default=None: os.environ.get(name, default)
+    rendered = environment.from_string((PROJECT_DIR / "profiles.yml").read_text()).render()
+    output = yaml.safe_load(rendered)["overages"]["outputs"]["spark"]
+    parameters = {str(key): str(value) for key, value in output.get("server_side_parameters", {}).items()}
+    parameters["spark.sql.ansi.enabled"] = "false"  # as dbt-spark sets it
+    return parameters
+
+
+def session() -> SparkSession:
+    """The Spark session of the `spark` target (created once per process, shared with dbt-spark)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # pragma: no cover - pyspark is pinned in requirements.txt
+        raise OveragesError("pyspark is not installed: run make setup") from None
+    home = spark_home()
+    home.mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in profile_parameters().items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as error:  # noqa: BLE001 - a JVM that cannot start is one line for the user
+        first = str(error).strip().splitlines()
+        raise OveragesError(f"cannot start Spark: {first[0] if first else type(error).__name__} "
+                            "(Java 17 must be on PATH or JAVA_HOME)") from None  # fmt: skip
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def table_exists(spark: SparkSession, schema: str, table: str) -> bool:
+    return bool(spark.catalog.tableExists(f"{schema}.{table}"))
+
+
+def land_parquet(folder: Path) -> dict[str, int]:
+    """Replace the raw tables with the parquet files `folder`/<table>.parquet, cast to the contract's types."""
+    from overages.landing import check_parquet_folder
+
+    check_parquet_folder(folder)
+    spark = session()
+    spark.sql(f"create database if not exists {RAW_SCHEMA}")
+    counts = {}
+    for table, columns in RAW_TABLES.items():
+        frame = spark.read.parquet(str(folder / f"{table}.parquet"))
+        frame = frame.select(*[
+            frame[c.name].cast(c.ddl_type.lower() if c.ddl_type else _SPARK_DDL_TYPES[c.family]).alias(c.name)
+            for c in columns
+        ])  # fmt: skip
+        spark.sql(f"drop table if exists {RAW_SCHEMA}.{table}")
+        frame.write.format("parquet").mode("overwrite").saveAsTable(f"{RAW_SCHEMA}.{table}")
+        counts[table] = spark.table(f"{RAW_SCHEMA}.{table}").count()
+    return counts
+
+
+def land_from_duckdb_connection(con: Any, staging: Path) -> dict[str, int]:
+    """Copy the raw tables of an open DuckDB database to Spark, through parquet files in `staging`."""
+    import shutil
+
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for table in RAW_TABLES:
+        con.execute(f"copy {RAW_SCHEMA}.{table} to '{staging / f'{table}.parquet'}' (format parquet)")
+    return land_parquet(staging)
+
+
+def land_from_duckdb(duckdb_path: Path, staging: Path) -> dict[str, int]:
+    """Copy the raw tables of a DuckDB warehouse file to Spark, through parquet files in `staging`."""
+    import duckdb
+
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        return land_from_duckdb_connection(con, staging)
+    finally:
+        con.close()
+
+
+def check_raw_contract() -> dict[str, int]:
+    """The landing contract (SPEC section 2) on Spark: every raw table and column, with a usable type.
+
+    Returns the row count of each raw table; raises OveragesError naming the first problem.
+    """
+    spark = session()
+    problems = []
+    for table, columns in RAW_TABLES.items():
+        if not table_exists(spark, RAW_SCHEMA, table):
+            problems.append(f"table {RAW_SCHEMA}.{table} is missing")
+            continue
+        schema = spark.table(f"{RAW_SCHEMA}.{table}").schema
+        landed = {field.name.lower(): field.dataType.simpleString() for field in schema}
+        for column in columns:
+            data_type = landed.get(column.name)
+            if data_type is None:
+                problems.append(f"column {RAW_SCHEMA}.{table}.{column.name} is missing")
+            elif data_type.split("(")[0] not in _ACCEPTED_SPARK_TYPES[column.family]:
+                problems.append(f"column {RAW_SCHEMA}.{table}.{column.name} is {data_type}, "
+                                f"the contract wants a {column.family}")  # fmt: skip
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise OveragesError(f"raw data on Spark does not match the landing contract: {problems[0]}{more}; "
+                            "see SPEC.md section 2 or README 'Running at scale on Spark'")  # fmt: skip
+    return {table: spark.table(f"{RAW_SCHEMA}.{table}").count() for table in RAW_TABLES}
+
+
+def export_parquet(tables: list[str], folder: Path) -> dict[str, Path]:
+    """Write Spark tables ('schema.table') to `folder`/<schema>.<table>.parquet folders; returns the paths."""
+    spark = session()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name in tables:
+        target = folder / f"{name}.parquet"
+        spark.table(name).coalesce(1).write.mode("overwrite").parquet(str(target))
+        written[name] = target
+    return written
+
+
+def query(sql: str) -> list[tuple[Any, ...]]:
+    """Rows of one Spark SQL query, as tuples."""
+    return [tuple(row) for row in session().sql(sql).collect()]
+
+
+def incremental_drift() -> list[str]:
+    """The raw tables an incremental build on Spark would miss rows of (see runs.incremental_drift)."""
+    from overages.runs import INCREMENTAL_TABLES, drift_sql
+
+    spark = session()
+    return [
+        f"{RAW_SCHEMA}.{table}"
+        for table, model in INCREMENTAL_TABLES.items()
+        if table_exists(spark, "intermediate", model) and spark.sql(drift_sql(table, model)).collect()[0][0]
+    ]
+
+
+# What a Spark build's validation, summary and export read: the marts, the audit tables and the reference
+# seeds (never the raw or intermediate tables).
+MIRRORED = (
+    "marts.fct_monthly_overages",
+    "marts.fct_invoice_lines",
+    "marts.dim_orgs",
+    "marts.dim_org_months",
+    "marts.focus_charges",
+    "audit.rejected_rows",
+    "audit.raw_reconciliation",
+    "reference.ref_features",
+    "reference.ref_license_tiers",
+    "reference.ref_license_types",
+    "reference.ref_free_allocations",
+    "reference.ref_list_prices",
+    "reference.ref_currencies",
+)
+
+
+def mirror(folder: Path) -> Any:
+    """The marts, audit and reference tables of the Spark warehouse, copied through parquet files in `folder`
+    into an in-memory DuckDB under the same names, so that the Great Expectations checkpoint, the build
+    summary and the export read exactly what Spark wrote. Returns the DuckDB connection.
+    """
+    import shutil
+
+    import duckdb
+
+    spark = session()
+    missing = [name for name in ("marts.fct_monthly_overages", "audit.rejected_rows")
+               if not table_exists(spark, *name.split("."))]  # fmt: skip
+    if missing:
+        raise OveragesError(f"the Spark warehouse has no {missing[0]}: build it first (overages build --target spark)")
+    shutil.rmtree(folder, ignore_errors=True)
+    written = export_parquet([name for name in MIRRORED if table_exists(spark, *name.split("."))], folder)
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    for name, path in written.items():
+        schema = name.split(".")[0]
+        con.execute(f"create schema if not exists {schema}")
+        files = f"read_parquet('{path}/*.parquet')"
+        # Spark's timestamps are instants in parquet; the warehouse's are UTC wall-clock times, as on DuckDB.
+        instants = [row[0] for row in con.execute(f"describe select * from {files}").fetchall()
+                    if row[1] == "TIMESTAMP WITH TIME ZONE"]  # fmt: skip
+        replaced = f" replace ({', '.join(f'cast({c} as timestamp) as {c}' for c in instants)})" if instants else ""
+        con.execute(f"create table {name} as select *{replaced} from {files}")
+    con.execute("create table main.raw_row_counts (source_table varchar, rows_landed bigint)")
+    for table in RAW_TABLES:
+        con.execute(
+            "insert into main.raw_row_counts values (?, ?)", [table, spark.table(f"{RAW_SCHEMA}.{table}").count()]
+        )
+    return con

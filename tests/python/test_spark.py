@@ -1,0 +1,218 @@
+"""The same warehouse on Spark: one data set, landed on DuckDB and on Spark (local mode), built on both, and the
+marts compared row for row, decimals to the last digit, after a full build and after an incremental one.
+
+The data set is the hand-made rule fixture of test_rules_fixture.py plus a demo sample over the same months.
+The second batch re-sends demo rows (ids seen before, so winners move), adds a new month and late rows for old
+months, and a subscription row that changes a past month's licence type; it is landed later than anything
+built, so both engines build it incrementally.
+
+Spark runs in subprocesses only (the `overages` command and dbt), one at a time: its Derby metastore admits
+one process. Run by `make test` after the DuckDB tests (pytest -m spark).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from conftest import PROJECT_DIR, land_raw, run_cli
+from overages import demo
+from overages.raw_contract import RAW_TABLES
+from test_rules_fixture import RAW as RULES_RAW
+
+pytestmark = pytest.mark.spark
+
+# The relations compared between the engines, with the columns that key them.
+COMPARED = {
+    "fct_monthly_overages": ("org_id", "billing_month", "feature"),
+    "fct_invoice_lines": ("org_id", "billing_month", "feature"),
+    "rejected_rows": ("source_table", "record_id", "reason", "org_id", "_loaded_at"),
+    "focus_charges": ("BillingAccountId", "ChargePeriodStart", "SkuPriceId"),
+    "dim_orgs": ("org_id",),
+    "dim_org_months": ("org_id", "billing_month"),
+}
+
+
+def _append(path: Path, tables: dict[str, pd.DataFrame]) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        for name, frame in tables.items():
+            columns = ", ".join(c.name for c in RAW_TABLES[name])
+            con.register("batch", frame)
+            con.execute(f"insert into raw.{name} ({columns}) select {columns} from batch")
+            con.unregister("batch")
+    finally:
+        con.close()
+
+
+def _export_raw(path: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for table in RAW_TABLES:
+            con.execute(f"copy raw.{table} to '{folder / f'{table}.parquet'}' (format parquet)")
+    finally:
+        con.close()
+    return folder
+
+
+def _second_batch() -> dict[str, pd.DataFrame]:
+    """Demo rows with another seed over the last two months (ids shared with the first batch: corrections),
+    all landed after the first batch, plus a subscription row that changes org-00002's past licence type."""
+    tables = demo.generate(orgs=8, months=2, seed=23, end_month="2026-04").tables
+    landed = pd.Timestamp("2026-06-01")
+    for frame in tables.values():
+        frame["_loaded_at"] = landed + pd.to_timedelta(range(len(frame)), unit="s")
+    tables["org_subscriptions"] = pd.concat([
+        tables["org_subscriptions"],
+        pd.DataFrame([{
+            "org_id": "org-00002", "org_name": "Changed Type", "license_tier": "CX3", "license_type": "concurrent",
+            "billing_currency": "USD", "effective_from": pd.Timestamp("2026-02-10"),
+            "_loaded_at": pd.Timestamp("2026-06-02"),
+        }]),
+    ], ignore_index=True)  # fmt: skip
+    return tables
+
+
+@pytest.fixture(scope="module")
+def spark_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("engines")
+    home = base / "spark"
+    os.environ["OVERAGES_SPARK_HOME"] = str(home)  # read by every run_cli below (restored at the end)
+    paths = {"base": base, "duckdb": base / "warehouse.duckdb", "home": home}
+    yield paths
+    os.environ.pop("OVERAGES_SPARK_HOME", None)
+
+
+def _build_both(paths: dict[str, Path], batch: str) -> dict[str, object]:
+    """Land the DuckDB warehouse's raw tables on Spark, build both, export both; returns Spark's build JSON."""
+    folder = _export_raw(paths["duckdb"], paths["base"] / f"raw-{batch}")
+    run_cli("land", "--target", "spark", str(folder))
+    run_cli("build", "--skip-validate", "--quiet", warehouse=paths["duckdb"])
+    done = run_cli("build", "--target", "spark", "--json")
+    run_cli("export", "--format", "parquet", str(paths["base"] / f"duckdb-{batch}"), warehouse=paths["duckdb"])
+    run_cli("export", "--target", "spark", "--format", "parquet", str(paths["base"] / f"spark-{batch}"))
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def first_batch(spark_env: dict[str, Path]) -> dict[str, object]:
+    land_raw(spark_env["duckdb"], RULES_RAW)
+    _append(spark_env["duckdb"], demo.generate(orgs=12, months=4, seed=5, end_month="2026-03").tables)
+    return _build_both(spark_env, "first")
+
+
+@pytest.fixture(scope="module")
+def second_batch(spark_env: dict[str, Path], first_batch: dict[str, object]) -> dict[str, object]:
+    _append(spark_env["duckdb"], _second_batch())
+    return _build_both(spark_env, "second")
+
+
+def _read(folder: Path, name: str) -> tuple[list[tuple[str, str]], list[tuple]]:
+    con = duckdb.connect()
+    try:
+        relation = f"read_parquet('{folder / f'{name}.parquet'}')"
+        types = [(row[0], row[1]) for row in con.execute(f"describe select * from {relation}").fetchall()]
+        order = ", ".join(f'"{c}"' for c in [*COMPARED[name], *(c for c, _ in types if c not in COMPARED[name])])
+        rows = con.execute(f"select * from {relation} order by {order}").fetchall()
+        return types, rows
+    finally:
+        con.close()
+
+
+def _differences(paths: dict[str, Path], batch: str, name: str) -> tuple[int, list[str]]:
+    duck_types, duck_rows = _read(paths["base"] / f"duckdb-{batch}", name)
+    spark_types, spark_rows = _read(paths["base"] / f"spark-{batch}", name)
+    problems = []
+    if duck_types != spark_types:
+        problems.append(f"column types differ: duckdb {duck_types} / spark {spark_types}")
+    if len(duck_rows) != len(spark_rows):
+        problems.append(f"{len(duck_rows)} rows on duckdb, {len(spark_rows)} on spark")
+    for duck_row, spark_row in zip(duck_rows, spark_rows, strict=False):
+        # Decimals compare by their text too, so 1.50 and 1.5000 differ as the marts' readers would see them.
+        if duck_row != spark_row or [str(v) for v in duck_row] != [str(v) for v in spark_row]:
+            problems.append(f"first differing row: duckdb {duck_row} / spark {spark_row}")
+            break
+    return len(duck_rows), problems
+
+
+@pytest.mark.parametrize("name", list(COMPARED))
+def test_same_rows_on_both_engines(spark_env: dict[str, Path], first_batch: dict[str, object], name: str) -> None:
+    rows, problems = _differences(spark_env, "first", name)
+    assert not problems, f"{name}: {problems}"
+    assert rows > 0
+
+
+def test_first_spark_build_is_validated_and_balanced(first_batch: dict[str, object]) -> None:
+    validation = first_batch["validation"]
+    assert validation is not None and validation["success"], validation
+    assert first_batch["summary"]["raw_rows"]["balanced"] is True
+    assert first_batch["summary"]["raw_rows"]["landed"] == sum(first_batch["raw_rows"].values())
+
+
+def test_every_rejection_reason_reaches_spark(spark_env: dict[str, Path], first_batch: dict[str, object]) -> None:
+    _, rows = _read(spark_env["base"] / "spark-first", "rejected_rows")
+    reasons = {row[3] for row in rows}
+    assert len(reasons) == 13, sorted(reasons)
+
+
+@pytest.mark.parametrize("name", list(COMPARED))
+def test_same_rows_after_an_incremental_build(
+    spark_env: dict[str, Path], second_batch: dict[str, object], name: str
+) -> None:
+    rows, problems = _differences(spark_env, "second", name)
+    assert not problems, f"{name}: {problems}"
+    assert rows > 0
+
+
+def test_second_spark_build_was_incremental_and_saw_the_batch(second_batch: dict[str, object]) -> None:
+    assert second_batch["full_refresh"] is False
+    assert second_batch["summary"]["last_month"] == "2026-04-01"
+    assert second_batch["summary"]["raw_rows"]["balanced"] is True
+
+
+def test_incremental_spark_build_equals_a_full_refresh(
+    spark_env: dict[str, Path], second_batch: dict[str, object]
+) -> None:
+    run_cli("build", "--target", "spark", "--full-refresh", "--skip-validate", "--quiet")
+    run_cli("export", "--target", "spark", "--format", "parquet", str(spark_env["base"] / "spark-refreshed"))
+    for name in COMPARED:
+        assert _read(spark_env["base"] / "spark-second", name) == _read(spark_env["base"] / "spark-refreshed", name)
+
+
+def test_dbt_unit_tests_pass_on_spark(spark_env: dict[str, Path], first_batch: dict[str, object]) -> None:
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    done = subprocess.run(
+        [dbt, "test", "--select", "test_type:unit", "--target", "spark", "--project-dir", str(PROJECT_DIR),
+         "--profiles-dir", str(PROJECT_DIR), "--target-path", str(spark_env["base"] / "dbt-target")],
+        cwd=PROJECT_DIR, env={**os.environ, "DO_NOT_TRACK": "1"}, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:]
+    summary = [line for line in done.stdout.splitlines() if "Done. PASS=" in line]
+    counts = dict(item.split("=") for item in summary[-1].split("Done. ")[1].split())
+    assert int(counts["PASS"]) == 11, summary[-1]
+    assert int(counts.get("ERROR", 0)) == 0 and int(counts.get("FAIL", 0)) == 0, summary[-1]
+
+
+def test_a_second_spark_process_is_refused_while_one_builds(spark_env: dict[str, Path]) -> None:
+    from overages import runs
+
+    with runs.build_lock(spark_env["home"]):
+        done = run_cli("build", "--target", "spark", check=False)
+    assert done.returncode == 75
+    assert "is being built" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_landing_a_folder_without_a_table_is_one_line(spark_env: dict[str, Path], tmp_path: Path) -> None:
+    folder = _export_raw(spark_env["duckdb"], tmp_path / "partial") if spark_env["duckdb"].exists() else tmp_path
+    (folder / "cases.parquet").unlink(missing_ok=True)
+    done = run_cli("land", "--target", "spark", str(folder), check=False)
+    assert done.returncode != 0
+    assert "cases.parquet is missing" in done.stderr and "Traceback" not in done.stderr
