@@ -11,22 +11,26 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # pip's global configuration here may name package folders that do not exist; they only add noise.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-duckdb test-spark setup lint demo build clean browser bench
+.PHONY: run test test-duckdb test-spark setup lint demo build clean browser java bench
 
 run: $(STAMP)
 	$(BIN)/overages demo
 	$(BIN)/overages build
 
 # The DuckDB tests first, then the same warehouse on Spark in local mode (tests/python/test_spark.py).
-test: $(STAMP) browser
+test: $(STAMP) browser java
 	$(BIN)/pytest -m "not spark"
 	$(BIN)/pytest -m spark
 
 test-duckdb: $(STAMP) browser
 	$(BIN)/pytest -m "not spark"
 
-test-spark: $(STAMP)
+test-spark: $(STAMP) java
 	$(BIN)/pytest -m spark
+
+# Spark (pyspark, installed in .venv) runs on the machine's Java 17.
+java:
+	@command -v java >/dev/null 2>&1 || { echo "error: java not found: the Spark tests need Java 17 (apt-get install openjdk-17-jre-headless)" >&2; exit 2; }
 
 # The report's test renders it in Debian's headless Chromium: installed here when missing and allowed (root).
 browser:

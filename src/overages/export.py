@@ -13,6 +13,7 @@ EXPORTED = {
     "focus_charges": "marts.focus_charges",
     "dim_orgs": "marts.dim_orgs",
     "dim_org_months": "marts.dim_org_months",
+    "fct_month_to_date_projections": "marts.fct_month_to_date_projections",
     "rejected_rows": "audit.rejected_rows",
 }
 # The month column of each relation that has one (for --month).
@@ -21,6 +22,7 @@ _MONTH_COLUMN = {
     "fct_invoice_lines": "billing_month",
     "focus_charges": "BillingPeriodStart",
     "dim_org_months": "billing_month",
+    "fct_month_to_date_projections": "billing_month",
 }
 # A cell a spreadsheet would run as a formula starts with one of = + - @ tab or carriage return (OWASP's
 # CSV injection list; RE2 reads the \t and \r): it gets a leading apostrophe, as spreadsheets expect.

@@ -187,6 +187,7 @@ MIRRORED = (
     "marts.fct_invoice_lines",
     "marts.dim_orgs",
     "marts.dim_org_months",
+    "marts.fct_month_to_date_projections",
     "marts.focus_charges",
     "audit.rejected_rows",
     "audit.raw_reconciliation",

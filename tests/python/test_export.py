@@ -70,7 +70,7 @@ def test_csv_neutralises_formulas_and_parquet_keeps_values(built: Path, tmp_path
     names = con.execute(f"select org_name from '{tmp_path / 'parquet' / 'dim_orgs.parquet'}' order by 1").fetchall()
     assert names == [(SCRIPT_NAME,), (HOSTILE_NAME,)]
     expected_files = {"fct_monthly_overages", "fct_invoice_lines", "focus_charges", "dim_orgs", "dim_org_months",
-                      "rejected_rows"}  # fmt: skip
+                      "fct_month_to_date_projections", "rejected_rows"}  # fmt: skip
     assert {p.stem for p in (tmp_path / "parquet").iterdir()} == expected_files
 
 

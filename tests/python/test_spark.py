@@ -37,6 +37,7 @@ COMPARED = {
     "focus_charges": ("BillingAccountId", "ChargePeriodStart", "SkuPriceId"),
     "dim_orgs": ("org_id",),
     "dim_org_months": ("org_id", "billing_month"),
+    "fct_month_to_date_projections": ("org_id", "billing_month", "feature"),
 }
 
 
@@ -208,6 +209,16 @@ def test_a_second_spark_process_is_refused_while_one_builds(spark_env: dict[str,
         done = run_cli("build", "--target", "spark", check=False)
     assert done.returncode == 75
     assert "is being built" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_demo_lands_on_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OVERAGES_SPARK_HOME", str(tmp_path / "demo-home"))
+    done = run_cli("demo", "--target", "spark", "--orgs", "3", "--months", "1", "--seed", "4")
+    # The counts printed are counted back from the Spark tables once landed.
+    printed = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in done.stdout.splitlines()[1:]}
+    expected = demo.generate(orgs=3, months=1, seed=4).row_counts()
+    assert printed == {f"raw.{table}": count for table, count in expected.items()}
+    assert (tmp_path / "demo-home" / "metastore_db").is_dir()
 
 
 def test_landing_a_folder_without_a_table_is_one_line(spark_env: dict[str, Path], tmp_path: Path) -> None:
