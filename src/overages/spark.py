@@ -39,6 +39,8 @@ def spark_home() -> Path:
     """
     home = Path(os.environ.get("OVERAGES_SPARK_HOME") or DEFAULT_SPARK_HOME).expanduser().resolve()
     os.environ["OVERAGES_SPARK_HOME"] = str(home)
+    os.environ.setdefault("OVERAGES_SPARK_LOG4J", str(PROJECT_DIR / "conf" / "spark" / "log4j2.properties"))
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode: the driver talks to itself only
     return home
 
 
@@ -59,6 +61,10 @@ def profile_parameters() -> dict[str, str]:
 
 def session() -> SparkSession:
     """The Spark session of the `spark` target (created once per process, shared with dbt-spark)."""
+    import warnings
+
+    # pyspark warns about pandas 3 on import; nothing here hands pandas frames to Spark.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     try:
         from pyspark.sql import SparkSession
     except ImportError:  # pragma: no cover - pyspark is pinned in requirements.txt
