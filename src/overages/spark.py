@@ -119,17 +119,6 @@ def land_from_duckdb_connection(con: Any, staging: Path) -> dict[str, int]:
     return land_parquet(staging)
 
 
-def land_from_duckdb(duckdb_path: Path, staging: Path) -> dict[str, int]:
-    """Copy the raw tables of a DuckDB warehouse file to Spark, through parquet files in `staging`."""
-    import duckdb
-
-    con = duckdb.connect(str(duckdb_path), read_only=True)
-    try:
-        return land_from_duckdb_connection(con, staging)
-    finally:
-        con.close()
-
-
 def check_raw_contract() -> dict[str, int]:
     """The landing contract (SPEC section 2) on Spark: every raw table and column, with a usable type.
 
@@ -167,11 +156,6 @@ def export_parquet(tables: list[str], folder: Path) -> dict[str, Path]:
         spark.table(name).coalesce(1).write.mode("overwrite").parquet(str(target))
         written[name] = target
     return written
-
-
-def query(sql: str) -> list[tuple[Any, ...]]:
-    """Rows of one Spark SQL query, as tuples."""
-    return [tuple(row) for row in session().sql(sql).collect()]
 
 
 def incremental_drift() -> list[str]:
