@@ -119,15 +119,25 @@ def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: in
             finally:
                 con.close()
     else:
-        path = resolve_path(warehouse)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        where = str(path)
-        con = connect(path)
-        try:
-            counts = demo_data.land(con, data)
-        finally:
-            con.close()
-    click.echo(f"Landed demo data in {where} ({time.perf_counter() - started:.1f} s):")
+        where, counts = _land_in_duckdb(warehouse, lambda con: demo_data.land(con, data))
+    _echo_landed("demo data", where, started, counts)
+
+
+def _land_in_duckdb(
+    warehouse: str | None, land_rows: Callable[[duckdb.DuckDBPyConnection], dict[str, int]]
+) -> tuple[str, dict[str, int]]:
+    """Open (or create) the DuckDB warehouse, land into it, and say where; returns rows landed per table."""
+    path = resolve_path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = connect(path)
+    try:
+        return str(path), land_rows(con)
+    finally:
+        con.close()
+
+
+def _echo_landed(what: object, where: str, started: float, counts: dict[str, int]) -> None:
+    click.echo(f"Landed {what} in {where} ({time.perf_counter() - started:.1f} s):")
     for table, count in counts.items():
         click.echo(f"  raw.{table:<20} {count:>10,} rows")
 
@@ -152,17 +162,8 @@ def land(warehouse: str | None, target: str, folder: str) -> None:
     else:
         from overages.landing import land_parquet
 
-        path = resolve_path(warehouse)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        where = str(path)
-        con = connect(path)
-        try:
-            counts = land_parquet(con, source)
-        finally:
-            con.close()
-    click.echo(f"Landed {source} in {where} ({time.perf_counter() - started:.1f} s):")
-    for table, count in counts.items():
-        click.echo(f"  raw.{table:<20} {count:>10,} rows")
+        where, counts = _land_in_duckdb(warehouse, lambda con: land_parquet(con, source))
+    _echo_landed(source, where, started, counts)
 
 
 def _spark_lock():  # noqa: ANN202 - a context manager

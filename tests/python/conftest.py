@@ -43,6 +43,18 @@ def land_raw(path: Path, rows: dict[str, Iterable[Sequence[object]]]) -> None:
         con.close()
 
 
+def export_raw(path: Path, folder: Path) -> Path:
+    """Write each raw table of a DuckDB warehouse to `folder`/<table>.parquet (what `overages land` reads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for table in RAW_TABLES:
+            con.execute(f"copy raw.{table} to '{folder / f'{table}.parquet'}' (format parquet)")
+    finally:
+        con.close()
+    return folder
+
+
 def query(path: Path, sql: str) -> list[tuple]:
     con = duckdb.connect(str(path), read_only=True)
     try:

@@ -6,18 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from conftest import query, run_cli
+from conftest import export_raw, query, run_cli
 from overages.raw_contract import RAW_TABLES
-
-
-def _export_raw(source: Path, folder: Path) -> None:
-    folder.mkdir()
-    con = duckdb.connect(str(source), read_only=True)
-    try:
-        for table in RAW_TABLES:
-            con.execute(f"copy raw.{table} to '{folder / f'{table}.parquet'}' (format parquet)")
-    finally:
-        con.close()
 
 
 def _raw_rows(path: Path) -> dict[str, list[tuple]]:
@@ -27,7 +17,7 @@ def _raw_rows(path: Path) -> dict[str, list[tuple]]:
 def test_land_gives_the_same_raw_tables_and_marts(tmp_path: Path) -> None:
     source, target = tmp_path / "source.duckdb", tmp_path / "target.duckdb"
     run_cli("demo", "--orgs", "4", "--months", "2", warehouse=source)
-    _export_raw(source, tmp_path / "files")
+    export_raw(source, tmp_path / "files")
     done = run_cli("land", str(tmp_path / "files"), warehouse=target)
     assert "raw.ai_token_events" in done.stdout
     assert _raw_rows(target) == _raw_rows(source)
@@ -40,7 +30,7 @@ def test_land_gives_the_same_raw_tables_and_marts(tmp_path: Path) -> None:
 def test_land_takes_a_folder_of_files_and_casts_to_the_contract(tmp_path: Path) -> None:
     source, target = tmp_path / "source.duckdb", tmp_path / "target.duckdb"
     run_cli("demo", "--orgs", "3", "--months", "1", warehouse=source)
-    _export_raw(source, tmp_path / "files")
+    export_raw(source, tmp_path / "files")
     # Tokens arrive as text in two files under a folder; the contract's decimal is what lands.
     events = tmp_path / "files" / "ai_token_events.parquet"
     folder = tmp_path / "files" / "ai_token_events_folder"
@@ -63,7 +53,7 @@ def test_land_takes_a_folder_of_files_and_casts_to_the_contract(tmp_path: Path) 
 def test_a_missing_file_or_column_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
     source = tmp_path / "source.duckdb"
     run_cli("demo", "--orgs", "3", "--months", "1", warehouse=source)
-    _export_raw(source, tmp_path / "files")
+    export_raw(source, tmp_path / "files")
     before = _raw_rows(source)
     (tmp_path / "files" / "cases.parquet").unlink()
     done = run_cli("land", str(tmp_path / "files"), warehouse=source, check=False)
@@ -82,7 +72,7 @@ def test_a_missing_file_or_column_is_one_line_and_changes_nothing(tmp_path: Path
 def test_a_value_that_cannot_be_cast_changes_nothing(tmp_path: Path) -> None:
     source = tmp_path / "source.duckdb"
     run_cli("demo", "--orgs", "3", "--months", "1", warehouse=source)
-    _export_raw(source, tmp_path / "files")
+    export_raw(source, tmp_path / "files")
     before = _raw_rows(source)
     con = duckdb.connect()
     contracts = tmp_path / "files" / "contract_rates.parquet"

@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import PROJECT_DIR, land_raw, run_cli
+from conftest import PROJECT_DIR, export_raw, land_raw, run_cli
 from overages import demo
 from overages.raw_contract import RAW_TABLES
 from test_rules_fixture import RAW as RULES_RAW
@@ -51,17 +51,6 @@ def _append(path: Path, tables: dict[str, pd.DataFrame]) -> None:
             con.unregister("batch")
     finally:
         con.close()
-
-
-def _export_raw(path: Path, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        for table in RAW_TABLES:
-            con.execute(f"copy raw.{table} to '{folder / f'{table}.parquet'}' (format parquet)")
-    finally:
-        con.close()
-    return folder
 
 
 def _second_batch() -> dict[str, pd.DataFrame]:
@@ -94,7 +83,7 @@ def spark_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _build_both(paths: dict[str, Path], batch: str) -> dict[str, object]:
     """Land the DuckDB warehouse's raw tables on Spark, build both, export both; returns Spark's build JSON."""
-    folder = _export_raw(paths["duckdb"], paths["base"] / f"raw-{batch}")
+    folder = export_raw(paths["duckdb"], paths["base"] / f"raw-{batch}")
     run_cli("land", "--target", "spark", str(folder))
     run_cli("build", "--skip-validate", "--quiet", warehouse=paths["duckdb"])
     done = run_cli("build", "--target", "spark", "--json")
@@ -222,7 +211,7 @@ def test_demo_lands_on_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_landing_a_folder_without_a_table_is_one_line(spark_env: dict[str, Path], tmp_path: Path) -> None:
-    folder = _export_raw(spark_env["duckdb"], tmp_path / "partial") if spark_env["duckdb"].exists() else tmp_path
+    folder = export_raw(spark_env["duckdb"], tmp_path / "partial") if spark_env["duckdb"].exists() else tmp_path
     (folder / "cases.parquet").unlink(missing_ok=True)
     done = run_cli("land", "--target", "spark", str(folder), check=False)
     assert done.returncode != 0
