@@ -12,11 +12,14 @@
 
     Incremental by the day of the validated workitems (macros/incremental.sql: one day row, reason null,
     per judged day). A build rejudges the days the validated workitems rewrote since this model last read
-    them, and the days holding a workitem of a case whose rows were rewritten since (its acceptance or its
-    org may have changed: a case rewritten has all its rows rewritten); every day when int_orgs_subscribed
-    changed.
+    them, and the days holding a workitem of a case that has a row landed since (only such a case can
+    change its verdict or its last-landed row, hence its acceptance or its org: the validated model ranks
+    every row of an id again when one of them is new, and a row landed no later than the watermark makes
+    the CLI rebuild in full); every day when int_orgs_subscribed changed. Cases merely rewritten with their
+    day (the rows without a timestamp share one day_key, rewritten whenever one lands) do not count: their
+    workitems can be on any day.
 #}
-{%- set incremental_state = overages.incremental_state_ready(['orgs_fingerprint', '_consumed_batch_at', '_consumed_cases_batch_at']) -%}
+{%- set incremental_state = overages.incremental_state_ready(['orgs_fingerprint', '_consumed_batch_at', '_consumed_cases_batch_at', '_consumed_cases_loaded_at']) -%}
 with
 
 orgs_fingerprint as (
@@ -28,6 +31,7 @@ previous as (
     select
         max(_consumed_batch_at) as consumed_batch_at,
         max(_consumed_cases_batch_at) as consumed_cases_batch_at,
+        max(_consumed_cases_loaded_at) as consumed_cases_loaded_at,
         min(orgs_fingerprint) as min_fingerprint,
         max(orgs_fingerprint) as max_fingerprint
     from {{ this }}
@@ -43,18 +47,23 @@ judge_every_day as (
     cross join orgs_fingerprint
 ),
 
-cases_rewritten as (
+cases_landed_since as (
     select distinct case_id
     from {{ ref('int_cases_validated') }}
     where case_id is not null
         and _batch_at > (select consumed_cases_batch_at from previous)
+        and (
+            _loaded_at is null
+            or _loaded_at > (select consumed_cases_loaded_at from previous)
+            or (select consumed_cases_loaded_at from previous) is null
+        )
 ),
 
 days_to_judge as (
     select distinct day_key
     from {{ ref('int_case_workitems_validated') }}
     where _batch_at > (select consumed_batch_at from previous)
-        or case_id in (select case_id from cases_rewritten)
+        or case_id in (select case_id from cases_landed_since)
         or (select every_day from judge_every_day)
 ),
 
@@ -147,7 +156,8 @@ final as (
         rows_.day_key,
         orgs_fingerprint.orgs_fingerprint,
         (select max(_batch_at) from {{ ref('int_case_workitems_validated') }}) as _consumed_batch_at,
-        (select max(_batch_at) from {{ ref('int_cases_validated') }}) as _consumed_cases_batch_at
+        (select max(_batch_at) from {{ ref('int_cases_validated') }}) as _consumed_cases_batch_at,
+        (select max(_loaded_at) from {{ ref('int_cases_validated') }}) as _consumed_cases_loaded_at
     from (
         select * from with_case_org
         union all
