@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -18,6 +19,11 @@ from overages.months import parse_month
 from overages.warehouse import connect, resolve_path
 
 F = TypeVar("F", bound=Callable[..., object])
+
+# pyspark (installed for dbt-spark's session target) warns on import, through Great Expectations, that it does not
+# fully support pandas 3 (the pinned pandas is 3.1): the warning would come before the one-line errors the commands
+# print on stderr.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 
 def _warehouse_option(function: F) -> F:
