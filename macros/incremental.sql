@@ -132,3 +132,93 @@ candidate_rows as (
 {% macro spark__replace_partitions_config(key_column) -%}
     {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': [key_column], 'file_format': 'parquet'}) }}
 {%- endmacro %}
+
+
+{#
+    The models that judge rows against other tables (no_subscription, unknown_case) are incremental by
+    the day_key of the validated rows they judge. Each rewritten day gets, besides its judged rows, one
+    "day row" (every value null but day_key and the bookkeeping columns), so that a day whose rows all
+    become accepted is still replaced rather than left with its stale rejections: both engines replace
+    only the keys present in the new rows. The bookkeeping columns say what the day was judged with:
+    the validated batches consumed and a fingerprint of int_orgs_subscribed. A change of the
+    fingerprint (a subscription landed late, a first subscription moved) rejudges every day.
+#}
+
+{# One row, one column `orgs_fingerprint`: a digest of every (org_id, first_subscribed_at) of int_orgs_subscribed. #}
+{% macro orgs_subscribed_fingerprint() -%}
+    select coalesce(
+        {{ dbt.hash(overages.ordered_string_agg(dbt.concat(['org_id', "'|'", 'cast(first_subscribed_at as ' ~ dbt.type_string() ~ ')']))) }},
+        ''
+    ) as orgs_fingerprint
+    from {{ ref('int_orgs_subscribed') }}
+{%- endmacro %}
+
+
+{# The values of a text expression joined with ',' in ascending order (the same text for the same set of values). #}
+{% macro ordered_string_agg(expr) -%}
+    {{ return(adapter.dispatch('ordered_string_agg', 'overages')(expr)) }}
+{%- endmacro %}
+
+{% macro default__ordered_string_agg(expr) -%}
+    listagg({{ expr }}, ',') within group (order by {{ expr }})
+{%- endmacro %}
+
+{% macro duckdb__ordered_string_agg(expr) -%}
+    string_agg({{ expr }}, ',' order by {{ expr }})
+{%- endmacro %}
+
+{% macro spark__ordered_string_agg(expr) -%}
+    array_join(array_sort(collect_list({{ expr }})), ',')
+{%- endmacro %}
+
+
+{#
+    Whether an incremental model's existing table already has the bookkeeping columns it reads back
+    (a table built by an earlier version of the model lacks them: the model then judges every day, and
+    on_schema_change='fail' asks for a full refresh).
+#}
+{% macro incremental_state_ready(columns) -%}
+    {%- if not is_incremental() -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- for column in columns -%}
+        {%- if column | lower not in existing -%}
+            {{ return(false) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+
+{#
+    Generic tests on the large incremental tables: with the var tests_scope = 'this_build' (which the CLI
+    sets for an incremental build that follows a successful one), a test's `where` holding the token
+    __rows_of_this_build__ checks only the rows this build wrote (their _batch_at is this build's); the
+    rows left alone passed the same tests in the build that wrote them. Otherwise (full refresh, a build
+    after a failed one, dbt run by hand, Spark) the token is always true and every row is tested.
+#}
+{% macro tests_scoped_to_this_build() -%}
+    {{ return(var('tests_scope', 'all') == 'this_build' and not flags.FULL_REFRESH) }}
+{%- endmacro %}
+
+{% macro rows_of_this_build() -%}
+    {%- if overages.tests_scoped_to_this_build() -%}
+        _batch_at = {{ overages.batch_at() }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__get_where_subquery(relation) -%}
+    {% set where = config.get('where', '') %}
+    {% if where %}
+        {% set where = where | replace('__rows_of_this_build__', overages.rows_of_this_build()) %}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {% do return(filtered) %}
+    {%- else -%}
+        {% do return(relation) %}
+    {%- endif -%}
+{%- endmacro %}

@@ -72,31 +72,101 @@
 {#
     The rejected rows of a usage table validated row by row (events, cases): each row's own fault, then
     no_subscription for a sound row whose org had no accepted subscription in force at the end of its
-    month (SPEC rule 9). Renders a whole model body.
+    month (SPEC rule 9). Renders a whole incremental model body, by the validated rows' day_key: a build
+    rejudges the days the validated model rewrote since this model last read it, and every day when
+    int_orgs_subscribed changed (its fingerprint differs). Each judged day also gets a day row (reason
+    null): see macros/incremental.sql.
 #}
 {% macro rejected_usage_rows(validated_model) -%}
+{%- set incremental_state = overages.incremental_state_ready(['orgs_fingerprint', '_consumed_batch_at']) -%}
 with
-
-validated as (
-    select * from {{ ref(validated_model) }}
-),
 
 orgs_subscribed as (
     select * from {{ ref('int_orgs_subscribed') }}
 ),
 
-with_final_reason as (
+orgs_fingerprint as (
+    {{ overages.orgs_subscribed_fingerprint() }}
+),
+
+{% if incremental_state %}
+previous as (
+    select
+        max(_consumed_batch_at) as consumed_batch_at,
+        min(orgs_fingerprint) as min_fingerprint,
+        max(orgs_fingerprint) as max_fingerprint
+    from {{ this }}
+),
+
+judge_every_day as (
+    select
+        previous.consumed_batch_at is null
+        or previous.min_fingerprint <> orgs_fingerprint.orgs_fingerprint
+        or previous.max_fingerprint <> orgs_fingerprint.orgs_fingerprint as every_day
+    from previous
+    cross join orgs_fingerprint
+),
+
+days_to_judge as (
+    select distinct day_key
+    from {{ ref(validated_model) }}
+    where _batch_at > (select consumed_batch_at from previous)
+        or (select every_day from judge_every_day)
+),
+{% else %}
+days_to_judge as (
+    select distinct day_key from {{ ref(validated_model) }}
+),
+{% endif %}
+
+{#- Read once (DuckDB materialises a CTE read twice): the day rows come from days_to_judge. #}
+validated as (
+    select * from {{ ref(validated_model) }}
+    {%- if incremental_state %}
+    where day_key in (select day_key from days_to_judge)
+    {%- endif %}
+),
+
+judged as (
     select
         validated.record_id,
         validated.org_id,
         validated._loaded_at,
-        coalesce(validated.rejection_reason, 'no_subscription') as reason
+        coalesce(validated.rejection_reason, 'no_subscription') as reason,
+        validated.day_key
     from validated
     left join orgs_subscribed
         on validated.org_id = orgs_subscribed.org_id
     where validated.rejection_reason is not null
         or not {{ overages.subscribed_at_end_of('validated.billing_month', 'orgs_subscribed.first_subscribed_at') }}
+),
+
+day_rows as (
+    select distinct
+        cast(null as {{ dbt.type_string() }}) as record_id,
+        cast(null as {{ dbt.type_string() }}) as org_id,
+        cast(null as {{ dbt.type_timestamp() }}) as _loaded_at,
+        cast(null as {{ dbt.type_string() }}) as reason,
+        day_key
+    from days_to_judge
+),
+
+final as (
+    select
+        rows_.record_id,
+        rows_.org_id,
+        rows_._loaded_at,
+        rows_.reason,
+        rows_.day_key,
+        orgs_fingerprint.orgs_fingerprint,
+        (select max(_batch_at) from {{ ref(validated_model) }}) as _consumed_batch_at
+    from (
+        select * from judged
+        union all
+        select * from day_rows
+    ) as rows_
+    cross join orgs_fingerprint
 )
 
-select * from with_final_reason
+select * from final
 {%- endmacro %}

@@ -94,8 +94,14 @@ def build(
     select: list[str] | None = None,
     progress: Progress | None = None,
     target: str | None = None,
+    tests_scope: str = "all",
 ) -> DbtOutcome:
-    """Seed, build and test the whole project (unit tests are run by the test suite, not by builds)."""
+    """Seed, build and test the whole project (unit tests are run by the test suite, not by builds).
+
+    tests_scope 'this_build' lets the tests of the large incremental tables check only the rows this build
+    writes (an incremental build after a successful one); 'all' tests every row. A full refresh tests every
+    row either way; the value stays the same from build to build so that dbt's partial parsing holds.
+    """
     args = ["build", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
@@ -106,7 +112,7 @@ def build(
     outcome = run_dbt(
         args,
         warehouse,
-        {"through_month": through_month or ""},
+        {"through_month": through_month or "", "tests_scope": tests_scope},
         quiet=quiet or progress is not None,
         callbacks=callbacks,
         target=target,

@@ -134,6 +134,17 @@ def start(con: duckdb.DuckDBPyConnection, through_month: str | None, full_refres
     return record
 
 
+def previous_build_failed(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the latest recorded build did not get through dbt (failed, interrupted, or still marked running
+    because it died): its rows may never have been tested, so the next build tests every row."""
+    found = con.execute("select count(*) from information_schema.tables where table_schema = 'audit' "
+                        "and table_name = 'build_runs'").fetchall()[0][0]  # fmt: skip
+    if not found:
+        return False
+    latest = con.execute("select outcome from audit.build_runs order by started_at desc limit 1").fetchall()
+    return bool(latest) and latest[0][0] not in ("success", "validation_failed")
+
+
 def incremental_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Raw tables whose rows an incremental build would miss: every raw row landed up to the latest
     _loaded_at a build has seen (or with none) must already be kept by the warehouse, one for one. Rows

@@ -167,3 +167,39 @@ def test_rows_an_incremental_build_cannot_see_trigger_a_full_refresh(tmp_path: P
     done = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
     assert "full refresh" in done.stderr
     assert_equals_full_refresh(path, tmp_path, "raw replaced")
+
+
+def test_rows_judged_again_when_what_they_depend_on_lands_later(tmp_path: Path) -> None:
+    """The rejected rows are kept incrementally, by day: a day whose every rejection is lifted by a later landing
+    (a case landed after its workitems, a subscription landed after its org's events) must be emptied, and the
+    rows of other days whose verdict depends on it judged again."""
+    path = tmp_path / "w.duckdb"
+    run_cli("demo", "--orgs", "6", "--months", "2", "--end-month", "2026-10", "--seed", "9", warehouse=path)
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    (org_id,) = query(path, "select org_id from marts.dim_orgs order by org_id limit 1")[0]
+    # Alone on their days: workitems of a case not landed yet, events of an org with no subscription yet.
+    append(path, "case_workitems", [(f"wi-early-{i}", "case-late", "queue-01", datetime(2026, 6, 15, i), None, LATER)
+                                    for i in range(3)])  # fmt: skip
+    append(path, "ai_token_events", [(f"ev-early-{i}", "org-late", datetime(2026, 6, 20, i), Decimal(5), "copilot",
+                                      LATER) for i in range(2)])  # fmt: skip
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    reasons = query(path, "select record_id, reason from audit.rejected_rows where record_id like 'wi-early-%' "
+                          "or record_id like 'ev-early-%' order by all")  # fmt: skip
+    assert [r for (_, r) in reasons] == ["no_subscription"] * 2 + ["unknown_case"] * 3
+    assert_equals_full_refresh(path, tmp_path, "rows waiting for their case and subscription")
+
+    # The case lands, in another month than its workitems; the org's subscription lands.
+    append(path, "cases", [("case-late", org_id, datetime(2026, 10, 11, 9), datetime(2026, 11, 21))])
+    append(path, "org_subscriptions", [("org-late", "Late Ltd", "CX1", "named", "USD", datetime(2026, 6, 1),
+                                        datetime(2026, 11, 21))])  # fmt: skip
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert query(path, "select count(*) from audit.rejected_rows where record_id like 'wi-early-%' "
+                       "or record_id like 'ev-early-%'") == [(0,)]  # fmt: skip
+    assert_equals_full_refresh(path, tmp_path, "case and subscription landed")
+
+    # The case re-sent for an org without a subscription: its workitems are unknown_case again.
+    append(path, "cases", [("case-late", "org-nobody", datetime(2026, 10, 11, 9), datetime(2026, 11, 22))])
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert query(path, "select count(*), min(org_id) from audit.rejected_rows where record_id like 'wi-early-%' "
+                       "and reason = 'unknown_case'") == [(3, "org-nobody")]  # fmt: skip
+    assert_equals_full_refresh(path, tmp_path, "case moved to an org without a subscription")

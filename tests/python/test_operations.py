@@ -140,3 +140,34 @@ def test_progress_lines_count_nodes(built: Path, tmp_path: Path) -> None:
 def test_resource_settings_are_checked(built: Path) -> None:
     done = run_cli("build", "--quiet", "--memory-limit", "lots", warehouse=built, check=False)
     assert done.returncode != 0 and "is not a memory size" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_tests_of_large_tables_check_every_row_unless_the_previous_build_succeeded(built: Path, tmp_path: Path) -> None:
+    """After a successful build, the generic tests of the validated tables check the rows the build wrote (their
+    ids against the whole table); after a failed or interrupted build, and on a full refresh, every row."""
+    import duckdb
+
+    from overages.dbt_invoke import target_path
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(built, path)
+    compiled = target_path(path) / "compiled" / "overages" / "models" / "intermediate" / "billing"
+    unique_sql = compiled / "int_ai_token_events_validated.yml" / \
+        "unique_combination_int_ai_token_events_validated_event_id__True.sql"  # fmt: skip
+    not_null_sql = compiled / "int_cases_validated.yml" / "not_null_int_cases_validated_day_key.sql"
+
+    def scoped() -> tuple[bool, bool]:
+        return "_batch_at = cast(" in unique_sql.read_text(), "_batch_at = cast(" in not_null_sql.read_text()
+
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert scoped() == (True, True)
+    con = duckdb.connect(str(path))
+    con.execute("update audit.build_runs set outcome = 'failed' "
+                "where started_at = (select max(started_at) from audit.build_runs)")  # fmt: skip
+    con.close()
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert scoped() == (False, False)
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert scoped() == (True, True)
+    run_cli("build", "--skip-validate", "--quiet", "--full-refresh", warehouse=path)
+    assert scoped() == (False, False)

@@ -1,16 +1,107 @@
+{{
+    config(
+        materialized='incremental',
+        on_schema_change='fail',
+        **overages.replace_partitions_config('day_key')
+    )
+}}
 {#
     Every rejected case workitem with its reason: the row's own faults, then unknown_case for sound rows
     whose case is not an accepted case (SPEC rule 9). Workitems carry no org of their own: org_id is their
     case's, from the case's last-landed row, null where no such case was landed.
+
+    Incremental by the day of the validated workitems (macros/incremental.sql: one day row, reason null,
+    per judged day). A build rejudges the days the validated workitems rewrote since this model last read
+    them, and the days holding a workitem of a case that has a row landed since (only such a case can
+    change its verdict or its last-landed row, hence its acceptance or its org: the validated model ranks
+    every row of an id again when one of them is new, and a row landed no later than the watermark makes
+    the CLI rebuild in full); every day when int_orgs_subscribed changed. Cases merely rewritten with their
+    day (the rows without a timestamp share one day_key, rewritten whenever one lands) do not count: their
+    workitems can be on any day.
 #}
+{%- set incremental_state = overages.incremental_state_ready(['orgs_fingerprint', '_consumed_batch_at', '_consumed_cases_batch_at', '_consumed_cases_loaded_at']) -%}
 with
 
+orgs_fingerprint as (
+    {{ overages.orgs_subscribed_fingerprint() }}
+),
+
+{% if incremental_state %}
+previous as (
+    select
+        max(_consumed_batch_at) as consumed_batch_at,
+        max(_consumed_cases_batch_at) as consumed_cases_batch_at,
+        max(_consumed_cases_loaded_at) as consumed_cases_loaded_at,
+        min(orgs_fingerprint) as min_fingerprint,
+        max(orgs_fingerprint) as max_fingerprint
+    from {{ this }}
+),
+
+judge_every_day as (
+    select
+        previous.consumed_batch_at is null
+        or previous.consumed_cases_batch_at is null
+        or previous.min_fingerprint <> orgs_fingerprint.orgs_fingerprint
+        or previous.max_fingerprint <> orgs_fingerprint.orgs_fingerprint as every_day
+    from previous
+    cross join orgs_fingerprint
+),
+
+cases_landed_since as (
+    select distinct case_id
+    from {{ ref('int_cases_validated') }}
+    where case_id is not null
+        and _batch_at > (select consumed_cases_batch_at from previous)
+        and (
+            _loaded_at is null
+            or _loaded_at > (select consumed_cases_loaded_at from previous)
+            or (select consumed_cases_loaded_at from previous) is null
+        )
+),
+
+days_to_judge as (
+    select distinct day_key
+    from {{ ref('int_case_workitems_validated') }}
+    where _batch_at > (select consumed_batch_at from previous)
+        or case_id in (select case_id from cases_landed_since)
+        or (select every_day from judge_every_day)
+),
+
+workitems as (
+    select * from {{ ref('int_case_workitems_validated') }}
+    where day_key in (select day_key from days_to_judge)
+),
+
+cases_of_workitems as (
+    select distinct case_id
+    from {{ ref('int_case_workitems_validated') }}
+    where day_key in (select day_key from days_to_judge)
+        and case_id is not null
+),
+
+accepted_cases as (
+    select case_id from {{ ref('int_cases_accepted') }}
+    where case_id in (select case_id from cases_of_workitems)
+),
+
+case_winners as (
+    select case_id, org_id
+    from {{ ref('int_cases_validated') }}
+    where landing_rank = 1
+        and case_id in (select case_id from cases_of_workitems)
+),
+{% else %}
+days_to_judge as (
+    select distinct day_key from {{ ref('int_case_workitems_validated') }}
+),
+
+{#- Read once (DuckDB materialises a CTE read twice): the day rows come from days_to_judge. #}
 workitems as (
     select * from {{ ref('int_case_workitems_validated') }}
 ),
 
 accepted_cases as (
-    select * from {{ ref('int_cases_accepted') }}
+    select case_id from {{ ref('int_cases_accepted') }}
 ),
 
 case_winners as (
@@ -18,13 +109,15 @@ case_winners as (
     from {{ ref('int_cases_validated') }}
     where case_id is not null and landing_rank = 1
 ),
+{% endif %}
 
 rejected as (
     select
         workitems.record_id,
         workitems.case_id,
         workitems._loaded_at,
-        coalesce(workitems.rejection_reason, 'unknown_case') as reason
+        coalesce(workitems.rejection_reason, 'unknown_case') as reason,
+        workitems.day_key
     from workitems
     left join accepted_cases
         on workitems.case_id = accepted_cases.case_id
@@ -37,10 +130,40 @@ with_case_org as (
         rejected.record_id,
         case_winners.org_id,
         rejected._loaded_at,
-        rejected.reason
+        rejected.reason,
+        rejected.day_key
     from rejected
     left join case_winners
         on rejected.case_id = case_winners.case_id
+),
+
+day_rows as (
+    select distinct
+        cast(null as {{ dbt.type_string() }}) as record_id,
+        cast(null as {{ dbt.type_string() }}) as org_id,
+        cast(null as {{ dbt.type_timestamp() }}) as _loaded_at,
+        cast(null as {{ dbt.type_string() }}) as reason,
+        day_key
+    from days_to_judge
+),
+
+final as (
+    select
+        rows_.record_id,
+        rows_.org_id,
+        rows_._loaded_at,
+        rows_.reason,
+        rows_.day_key,
+        orgs_fingerprint.orgs_fingerprint,
+        (select max(_batch_at) from {{ ref('int_case_workitems_validated') }}) as _consumed_batch_at,
+        (select max(_batch_at) from {{ ref('int_cases_validated') }}) as _consumed_cases_batch_at,
+        (select max(_loaded_at) from {{ ref('int_cases_validated') }}) as _consumed_cases_loaded_at
+    from (
+        select * from with_case_org
+        union all
+        select * from day_rows
+    ) as rows_
+    cross join orgs_fingerprint
 )
 
-select * from with_case_org
+select * from final

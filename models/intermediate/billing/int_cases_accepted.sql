@@ -1,6 +1,8 @@
+{{ config(materialized='view') }}
 {#
     The accepted cases: sound rows whose org had a subscription in force at the end of their month. The
-    workitems' unknown_case check and the reconciliation read it (a table: it is read more than once).
+    workitems' unknown_case check reads it. A view: an incremental build reads only the cases of the
+    workitems it rejudges, and the reconciliation counts accepted cases from int_cases_counted_to_months.
 #}
 with
 
@@ -18,7 +20,8 @@ accepted as (
         cases.case_id,
         cases.org_id,
         cases.created_at,
-        cases.billing_month
+        cases.billing_month,
+        cases._batch_at
     from cases
     inner join orgs_subscribed
         on cases.org_id = orgs_subscribed.org_id

@@ -36,7 +36,11 @@ accepted_counts as (
         on token_usage.org_id = orgs_subscribed.org_id
     where {{ overages.subscribed_at_end_of('token_usage.billing_month', 'orgs_subscribed.first_subscribed_at') }}
     union all
-    select 'cases', count(*) from {{ ref('int_cases_accepted') }}
+    select 'cases', coalesce(sum(case_counts.sound_rows), 0)
+    from {{ ref('int_cases_counted_to_months') }} as case_counts
+    inner join orgs_subscribed
+        on case_counts.org_id = orgs_subscribed.org_id
+    where {{ overages.subscribed_at_end_of('case_counts.billing_month', 'orgs_subscribed.first_subscribed_at') }}
     union all
     {# Sound workitems are accepted unless their case is not (unknown_case): no second join of the largest table. #}
     select
