@@ -48,6 +48,10 @@ def run_build(
                 warnings.append(f"{', '.join(drifted)} changed in a way an incremental build cannot follow (rows "
                                 "landed with an _loaded_at no later than rows already built, or rows removed): "
                                 "this build is a full refresh")  # fmt: skip
+            if not full_refresh:
+                expected = runs.incremental_model_columns(PROJECT_DIR / "models")
+                full_refresh = _reshaped(runs.reshaped_models(expected, runs.built_columns(con, list(expected))),
+                                         warnings)  # fmt: skip
             record = runs.start(con, through_month, full_refresh)
         finally:
             con.close()
@@ -116,6 +120,9 @@ def run_spark_build(
             full_refresh = True
             warnings.append(f"{', '.join(drifted)} changed in a way an incremental build cannot follow: "
                             "this build is a full refresh")  # fmt: skip
+        if not full_refresh:
+            expected = runs.incremental_model_columns(PROJECT_DIR / "models")
+            full_refresh = _reshaped(runs.reshaped_models(expected, spark.built_columns(list(expected))), warnings)
         progress.step(f"building with dbt on Spark ({'full refresh' if full_refresh else 'incremental'})")
         dbt_invoke.build(home, through_month=through_month, full_refresh=full_refresh, progress=progress,
                          target="spark")  # fmt: skip
@@ -132,6 +139,15 @@ def run_spark_build(
                                     validation=report, warnings=warnings)  # fmt: skip
         finally:
             con.close()
+
+
+def _reshaped(models: list[str], warnings: list[str]) -> bool:
+    """Whether a build must be a full refresh because an incremental model's columns changed (a new version
+    of the project); says so in the warnings."""
+    if models:
+        warnings.append(f"{', '.join(models)} built by another version of the project (its columns differ): "
+                        "this build is a full refresh")  # fmt: skip
+    return bool(models)
 
 
 def _finish(path: Path, record: runs.BuildRecord, outcome: str, message: str) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+import yaml
+
 from overages.errors import OveragesError
 from overages.raw_contract import RAW_SCHEMA, RAW_TABLES
 
@@ -161,6 +163,45 @@ def incremental_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
         if mismatch:
             drifted.append(f"{RAW_SCHEMA}.{table}")
     return drifted
+
+
+def incremental_model_columns(models_dir: Path) -> dict[str, list[str]]:
+    """The columns of every incremental model, as its .yml documents them (lower case, in order).
+
+    test_docs keeps each model's documented columns equal to the table dbt builds, so a table whose columns
+    differ was built by another version of the model.
+    """
+    columns = {}
+    for sql in sorted(models_dir.rglob("*.sql")):
+        if "materialized='incremental'" not in sql.read_text(encoding="utf-8"):
+            continue
+        doc = yaml.safe_load(sql.with_suffix(".yml").read_text(encoding="utf-8"))
+        (model,) = [m for m in doc["models"] if m["name"] == sql.stem]
+        columns[sql.stem] = [c["name"].lower() for c in model["columns"]]
+    return columns
+
+
+def reshaped_models(expected: dict[str, list[str]], built: dict[str, list[str]]) -> list[str]:
+    """The incremental models whose built table (model -> its columns; absent: not built) has other columns
+    than this version of the model writes: an incremental build would stop on them (on_schema_change='fail')."""
+    return [
+        model
+        for model, columns in expected.items()
+        if model in built and sorted(c.lower() for c in built[model]) != sorted(columns)
+    ]
+
+
+def built_columns(con: duckdb.DuckDBPyConnection, models: list[str]) -> dict[str, list[str]]:
+    """The columns of the models' tables in schema intermediate, for those that exist."""
+    rows = con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'intermediate' and table_name in (select unnest(?))",
+        [models],
+    ).fetchall()
+    built: dict[str, list[str]] = {}
+    for table, column in rows:
+        built.setdefault(table, []).append(column)
+    return built
 
 
 def drift_sql(table: str, model: str) -> str:

@@ -170,6 +170,13 @@ def incremental_drift() -> list[str]:
     ]
 
 
+def built_columns(models: list[str]) -> dict[str, list[str]]:
+    """The columns of the models' tables in database intermediate on Spark, for those that exist."""
+    spark = session()
+    return {model: spark.table(f"intermediate.{model}").columns for model in models
+            if table_exists(spark, "intermediate", model)}  # fmt: skip
+
+
 # What a Spark build's validation, summary and export read: the marts, the audit tables and the reference
 # seeds (never the raw or intermediate tables).
 MIRRORED = (

@@ -203,3 +203,48 @@ def test_rows_judged_again_when_what_they_depend_on_lands_later(tmp_path: Path) 
     assert query(path, "select count(*), min(org_id) from audit.rejected_rows where record_id like 'wi-early-%' "
                        "and reason = 'unknown_case'") == [(3, "org-nobody")]  # fmt: skip
     assert_equals_full_refresh(path, tmp_path, "case moved to an org without a subscription")
+
+
+def test_tables_built_by_another_version_of_the_models_trigger_a_full_refresh(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    run_cli("demo", "--orgs", "4", "--months", "2", "--end-month", "2026-10", "--seed", "9", warehouse=path)
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    # As an earlier version of the project left them: a column since dropped, a column not yet added.
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("alter table intermediate.int_ai_token_events_validated add column record_id varchar")
+        con.execute("alter table intermediate.int_cases_rejected drop column orgs_fingerprint")
+    finally:
+        con.close()
+    done = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert ("int_ai_token_events_validated, int_cases_rejected built by another version of the project "
+            "(its columns differ): this build is a full refresh") in done.stderr  # fmt: skip
+    assert query(path, "select full_refresh, outcome from audit.build_runs order by started_at desc limit 1") == [
+        (True, "success")
+    ]
+    assert query(path, "select count(*) from information_schema.columns where table_schema = 'intermediate' "
+                       "and (column_name = 'record_id' and table_name = 'int_ai_token_events_validated' "
+                       "or column_name = 'orgs_fingerprint' and table_name = 'int_cases_rejected')") == [(1,)]  # fmt: skip
+    assert_equals_full_refresh(path, tmp_path, "reshaped")
+    # Built by this version: the next build is incremental again.
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert query(path, "select full_refresh from audit.build_runs order by started_at desc limit 1") == [(False,)]
+
+
+def test_every_incremental_model_has_its_columns_checked_before_a_build() -> None:
+    from conftest import PROJECT_DIR
+
+    from overages.runs import incremental_model_columns, reshaped_models
+
+    expected = incremental_model_columns(PROJECT_DIR / "models")
+    assert set(expected) == {
+        "int_ai_token_events_validated", "int_ai_token_events_rejected", "int_token_usage_summed_to_months",
+        "int_cases_validated", "int_cases_rejected", "int_cases_counted_to_months",
+        "int_case_workitems_validated", "int_case_workitems_rejected",
+    }  # fmt: skip
+    assert "day_key" in expected["int_case_workitems_validated"]
+    built = {model: list(reversed(columns)) for model, columns in expected.items()}  # order does not matter
+    assert reshaped_models(expected, built) == []
+    del built["int_cases_rejected"]  # not built yet: an incremental build creates it
+    built["int_cases_validated"] = [*built["int_cases_validated"], "record_id"]
+    assert reshaped_models(expected, built) == ["int_cases_validated"]

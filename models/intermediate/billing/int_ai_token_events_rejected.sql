@@ -9,4 +9,4 @@
     Every rejected AI token event with its reason: its own fault, or no_subscription (macros/rejections.sql).
     Incremental by the day of the validated rows, with one day row (reason null) per judged day.
 #}
-{{ overages.rejected_usage_rows('int_ai_token_events_validated') }}
+{{ overages.rejected_usage_rows('int_ai_token_events_validated', 'event_id') }}

@@ -33,7 +33,6 @@ validated as (
         tokens,
         ai_feature,
         _loaded_at,
-        event_id as record_id,
         case
             when event_id is null then 'missing_id'
             when landing_rank > 1 then 'duplicate'

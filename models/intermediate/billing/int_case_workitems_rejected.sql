@@ -113,7 +113,7 @@ case_winners as (
 
 rejected as (
     select
-        workitems.record_id,
+        workitems.workitem_id as record_id,
         workitems.case_id,
         workitems._loaded_at,
         coalesce(workitems.rejection_reason, 'unknown_case') as reason,

@@ -34,7 +34,6 @@ validated as (
         month_key,
         day_key,
         _loaded_at,
-        workitem_id as record_id,
         case
             when workitem_id is null then 'missing_id'
             when landing_rank > 1 then 'duplicate'

@@ -30,7 +30,6 @@ validated as (
         month_key,
         day_key,
         _loaded_at,
-        case_id as record_id,
         landing_rank,
         case
             when case_id is null then 'missing_id'
