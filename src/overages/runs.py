@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-
 import yaml
 
 from overages.errors import OveragesError
