@@ -28,7 +28,14 @@
 {%- endmacro %}
 
 
-{% macro incremental_candidate_rows(staging_model, id_column, timestamp_column) -%}
+{#
+    columns: the staging model's columns, in order. An incremental run reads from raw (through staging)
+    only the rows landed since the table's watermark (or landed without _loaded_at); every earlier row it
+    needs is read back from the table itself, already cleaned, whose rows up to the watermark are raw's
+    one for one (the CLI's drift check, before every build, holds them to it). billing_month_column: the
+    name the table keeps the billing month under.
+#}
+{% macro incremental_candidate_rows(staging_model, id_column, timestamp_column, columns, billing_month_column='billing_month') -%}
 source_rows as (
     select
         *,
@@ -39,47 +46,79 @@ source_rows as (
 ),
 
 {% if is_incremental() %}
-loaded_through as (
-    select max(_loaded_at) as watermark from {{ this }}
+{#- The watermark as a literal, so that both engines prune the raw scan by it (a value from a subquery or
+    a join is not pushed down into the scan). None: no row of the table has one; every row is then new. #}
+{%- set watermark = overages.latest_loaded_at(this) %}
+landed_since as (
+    select * from source_rows
+    {%- if watermark is not none %}
+    where _loaded_at > {{ overages.timestamp_literal(watermark) }} or _loaded_at is null
+    {%- endif %}
 ),
 
-landed_since as (
-    select source_rows.{{ id_column }}, source_rows.day_key
-    from source_rows
-    cross join loaded_through
-    where loaded_through.watermark is null
-        or source_rows._loaded_at is null
-        or source_rows._loaded_at > loaded_through.watermark
+{#- The table's rows up to the watermark, in staging's shape; each use below filters it first. #}
+{%- set kept_rows -%}
+    select
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        {{ billing_month_column }} as billing_month,
+        month_key,
+        day_key
+    from {{ this }}
+    {%- if watermark is not none %}
+    where _loaded_at <= {{ overages.timestamp_literal(watermark) }}
+    {%- else %}
+    where 1 = 0
+    {%- endif %}
+{%- endset %}
+
+new_ids as (
+    select distinct {{ id_column }} from landed_since where {{ id_column }} is not null
 ),
 
 touched_days as (
     select day_key from landed_since
     union
-    select source_rows.day_key
-    from source_rows
-    inner join (select distinct {{ id_column }} from landed_since where {{ id_column }} is not null) as new_ids
-        on source_rows.{{ id_column }} = new_ids.{{ id_column }}
+    select day_key from ({{ kept_rows }}) as kept
+    where {{ id_column }} in (select {{ id_column }} from new_ids)
 ),
 
-rows_in_touched_days as (
-    select * from source_rows
-    where day_key in (select day_key from touched_days)
+touched_ids as (
+    select {{ id_column }} from ({{ kept_rows }}) as kept
+    where day_key in (select day_key from touched_days) and {{ id_column }} is not null
+    union
+    select {{ id_column }} from new_ids
 ),
 
 candidate_rows as (
-    select * from source_rows
-    where {{ id_column }} in (
-        select {{ id_column }} from rows_in_touched_days where {{ id_column }} is not null
-    )
+    select * from landed_since
     union all
-    select * from rows_in_touched_days
-    where {{ id_column }} is null
+    select * from ({{ kept_rows }}) as kept
+    where {{ id_column }} in (select {{ id_column }} from touched_ids)
+    union all
+    select * from ({{ kept_rows }}) as kept
+    where {{ id_column }} is null and day_key in (select day_key from touched_days)
 )
 {% else %}
 candidate_rows as (
     select * from source_rows
 )
 {% endif %}
+{%- endmacro %}
+
+
+{# The latest _loaded_at of a relation, as text (none when it has no row with one; none at parse time). #}
+{% macro latest_loaded_at(relation) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set result = run_query('select cast(max(_loaded_at) as ' ~ dbt.type_string() ~ ') from ' ~ relation) -%}
+    {{ return(result.columns[0].values()[0]) }}
+{%- endmacro %}
+
+{% macro timestamp_literal(text) -%}
+    cast('{{ text }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
 
@@ -222,3 +261,4 @@ candidate_rows as (
         {% do return(relation) %}
     {%- endif -%}
 {%- endmacro %}
+

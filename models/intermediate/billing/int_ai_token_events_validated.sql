@@ -13,7 +13,8 @@
 #}
 with
 
-{{ overages.incremental_candidate_rows('stg_genesys__ai_token_events', 'event_id', 'occurred_at') }},
+{{ overages.incremental_candidate_rows('stg_genesys__ai_token_events', 'event_id', 'occurred_at',
+    ['event_id', 'org_id', 'occurred_at', 'tokens', 'ai_feature', '_loaded_at']) }},
 
 ranked_by_landing as (
     select

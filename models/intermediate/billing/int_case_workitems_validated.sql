@@ -13,7 +13,8 @@
 #}
 with
 
-{{ overages.incremental_candidate_rows('stg_genesys__case_workitems', 'workitem_id', 'created_at') }},
+{{ overages.incremental_candidate_rows('stg_genesys__case_workitems', 'workitem_id', 'created_at',
+    ['workitem_id', 'case_id', 'queue_id', 'created_at', 'completed_at', '_loaded_at'], 'created_month') }},
 
 ranked_by_landing as (
     select

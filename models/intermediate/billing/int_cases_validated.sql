@@ -12,7 +12,8 @@
 #}
 with
 
-{{ overages.incremental_candidate_rows('stg_genesys__cases', 'case_id', 'created_at') }},
+{{ overages.incremental_candidate_rows('stg_genesys__cases', 'case_id', 'created_at',
+    ['case_id', 'org_id', 'created_at', '_loaded_at']) }},
 
 ranked_by_landing as (
     select
