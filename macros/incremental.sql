@@ -29,11 +29,14 @@
 
 
 {#
-    columns: the staging model's columns, in order. An incremental run reads from raw (through staging)
-    only the rows landed since the table's watermark (or landed without _loaded_at); every earlier row it
-    needs is read back from the table itself, already cleaned, whose rows up to the watermark are raw's
-    one for one (the CLI's drift check, before every build, holds them to it). billing_month_column: the
-    name the table keeps the billing month under.
+    columns: the staging model's columns (both sides of the union list them by name, in this order). An
+    incremental run reads from raw (through staging) only the rows landed since the table's watermark (or
+    landed without _loaded_at); every earlier row it needs is read back from the table itself, already
+    cleaned. That relies on raw being landed, not edited: rows are added with a later _loaded_at, never
+    changed or removed. The CLI's drift check, before every build, compares the counts of raw's rows and
+    the table's up to the watermark and rebuilds in full when they differ (a removed row, a row landed
+    with an old _loaded_at); a row edited in place keeps the count and is not seen. billing_month_column:
+    the name the table keeps the billing month under.
 #}
 {% macro incremental_candidate_rows(staging_model, id_column, timestamp_column, columns, billing_month_column='billing_month') -%}
 source_rows as (
@@ -50,7 +53,14 @@ source_rows as (
     a join is not pushed down into the scan). None: no row of the table has one; every row is then new. #}
 {%- set watermark = overages.latest_loaded_at(this) %}
 landed_since as (
-    select * from source_rows
+    select
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        billing_month,
+        month_key,
+        day_key
+    from source_rows
     {%- if watermark is not none %}
     where _loaded_at > {{ overages.timestamp_literal(watermark) }} or _loaded_at is null
     {%- endif %}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -167,16 +168,22 @@ def incremental_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
 def incremental_model_columns(models_dir: Path) -> dict[str, list[str]]:
     """The columns of every incremental model, as its .yml documents them (lower case, in order).
 
-    test_docs keeps each model's documented columns equal to the table dbt builds, so a table whose columns
-    differ was built by another version of the model.
+    test_docs holds every built column documented, and a build whose table lacks a documented column goes
+    in full (reshaped_models), so a difference means the table was built by another version of the model.
     """
+    incremental = re.compile(r"materialized\s*=\s*['\"]incremental['\"]")
     columns = {}
     for sql in sorted(models_dir.rglob("*.sql")):
-        if "materialized='incremental'" not in sql.read_text(encoding="utf-8"):
+        if not incremental.search(sql.read_text(encoding="utf-8")):
             continue
-        doc = yaml.safe_load(sql.with_suffix(".yml").read_text(encoding="utf-8"))
-        (model,) = [m for m in doc["models"] if m["name"] == sql.stem]
-        columns[sql.stem] = [c["name"].lower() for c in model["columns"]]
+        yml = sql.with_suffix(".yml")
+        try:
+            doc = yaml.safe_load(yml.read_text(encoding="utf-8")) or {}
+            (model,) = [m for m in doc.get("models") or [] if m.get("name") == sql.stem]
+            columns[sql.stem] = [c["name"].lower() for c in model["columns"]]
+        except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as error:
+            raise OveragesError(f"{yml}: cannot read the columns of incremental model {sql.stem} "
+                                f"({type(error).__name__})") from error  # fmt: skip
     return columns
 
 

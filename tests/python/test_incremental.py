@@ -4,7 +4,7 @@ and a build rewrites only the months that the newly landed rows touch."""
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -128,6 +128,33 @@ def test_batches_match_a_full_refresh(warehouse_in_batches: Path, tmp_path: Path
                                  "and r.reason = 'no_subscription' and e.occurred_at >= '2026-07-01'")  # fmt: skip
     assert still_rejected == [(0,)]
 
+    # 5. A row landed without _loaded_at cannot be placed after what was built: that build goes in full. Every
+    #    incremental build after it reads the row from raw again (and every other earlier row back from the
+    #    validated tables): built twice with a row without an id, one without a timestamp and a workitem re-sent
+    #    three days later.
+    append(path, "ai_token_events", [("ev-no-loaded-at", "org-00001", datetime(2026, 9, 5, 8), Decimal("12"),
+                                      "copilot", None)])  # fmt: skip
+    done = run_cli("build", "--skip-validate", warehouse=path)
+    assert "raw.ai_token_events changed in a way an incremental build cannot follow" in done.stderr
+    (wi_id, wi_case, wi_queue, wi_created, wi_completed) = query(
+        path, "select workitem_id, case_id, queue_id, created_at, completed_at from raw.case_workitems "
+              "where workitem_id is not null and created_at is not null and completed_at is not null "
+              "order by workitem_id limit 1")[0]  # fmt: skip
+    append(path, "ai_token_events", [
+        (None, "org-00001", datetime(2026, 9, 5, 9), Decimal("3"), "copilot", datetime(2026, 11, 24)),
+        ("ev-no-time", "org-00001", None, Decimal("4"), "copilot", datetime(2026, 11, 24)),
+    ])  # fmt: skip
+    append(path, "case_workitems", [(wi_id, wi_case, wi_queue, wi_created + timedelta(days=3),
+                                     wi_completed + timedelta(days=3), datetime(2026, 11, 24))])  # fmt: skip
+    for label in ("rows without an id or a timestamp, a workitem re-sent", "nothing new"):
+        run_cli("build", "--skip-validate", warehouse=path)
+        assert query(path, "select full_refresh from audit.build_runs order by started_at desc limit 1") == [(False,)]
+        assert_equals_full_refresh(path, tmp_path, label)
+    assert query(path, "select count(*) from intermediate.int_ai_token_events_validated "
+                       "where event_id = 'ev-no-loaded-at' and rejection_reason is null") == [(1,)]  # fmt: skip
+    assert query(path, "select count(*) from intermediate.int_case_workitems_validated "
+                       f"where workitem_id = '{wi_id}'") == [(2,)]  # fmt: skip
+
 
 def test_a_second_build_with_nothing_new_rewrites_nothing(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
@@ -248,3 +275,17 @@ def test_every_incremental_model_has_its_columns_checked_before_a_build() -> Non
     del built["int_cases_rejected"]  # not built yet: an incremental build creates it
     built["int_cases_validated"] = [*built["int_cases_validated"], "record_id"]
     assert reshaped_models(expected, built) == ["int_cases_validated"]
+
+
+def test_an_incremental_model_without_documented_columns_is_a_one_line_error(tmp_path: Path) -> None:
+    from overages.errors import OveragesError
+    from overages.runs import incremental_model_columns
+
+    (tmp_path / "int_x.sql").write_text('{{ config(materialized="incremental") }}\nselect 1 as a\n')
+    with pytest.raises(OveragesError, match=r"int_x.yml: cannot read the columns of incremental model int_x"):
+        incremental_model_columns(tmp_path)
+    (tmp_path / "int_x.yml").write_text("version: 2\nmodels:\n  - name: int_y\n")
+    with pytest.raises(OveragesError, match=r"int_x.yml: cannot read the columns of incremental model int_x"):
+        incremental_model_columns(tmp_path)
+    (tmp_path / "int_x.yml").write_text("version: 2\nmodels:\n  - name: int_x\n    columns:\n      - name: A\n")
+    assert incremental_model_columns(tmp_path) == {"int_x": ["a"]}
