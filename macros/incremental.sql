@@ -193,6 +193,44 @@ candidate_rows as (
     fingerprint (a subscription landed late, a first subscription moved) rejudges every day.
 #}
 
+{#
+    The CTEs `day_rows` and `final` of a rejected-rows model judged by day: the judged rows (CTE `judged`:
+    record_id, org_id, _loaded_at, reason, day_key), one day row per day of CTE `days_to_judge`, and on
+    every row the fingerprint of CTE `orgs_fingerprint` and the bookkeeping columns (name: a query of one
+    value) saying what the days were judged with.
+#}
+{% macro with_day_rows(judged, bookkeeping) -%}
+day_rows as (
+    select distinct
+        cast(null as {{ dbt.type_string() }}) as record_id,
+        cast(null as {{ dbt.type_string() }}) as org_id,
+        cast(null as {{ dbt.type_timestamp() }}) as _loaded_at,
+        cast(null as {{ dbt.type_string() }}) as reason,
+        day_key
+    from days_to_judge
+),
+
+final as (
+    select
+        rows_.record_id,
+        rows_.org_id,
+        rows_._loaded_at,
+        rows_.reason,
+        rows_.day_key,
+        orgs_fingerprint.orgs_fingerprint
+        {%- for name, query in bookkeeping.items() %},
+        ({{ query }}) as {{ name }}
+        {%- endfor %}
+    from (
+        select * from {{ judged }}
+        union all
+        select * from day_rows
+    ) as rows_
+    cross join orgs_fingerprint
+)
+{%- endmacro %}
+
+
 {# One row, one column `orgs_fingerprint`: a digest of every (org_id, first_subscribed_at) of int_orgs_subscribed. #}
 {% macro orgs_subscribed_fingerprint() -%}
     select coalesce(

@@ -142,32 +142,7 @@ judged as (
         or not {{ overages.subscribed_at_end_of('validated.billing_month', 'orgs_subscribed.first_subscribed_at') }}
 ),
 
-day_rows as (
-    select distinct
-        cast(null as {{ dbt.type_string() }}) as record_id,
-        cast(null as {{ dbt.type_string() }}) as org_id,
-        cast(null as {{ dbt.type_timestamp() }}) as _loaded_at,
-        cast(null as {{ dbt.type_string() }}) as reason,
-        day_key
-    from days_to_judge
-),
-
-final as (
-    select
-        rows_.record_id,
-        rows_.org_id,
-        rows_._loaded_at,
-        rows_.reason,
-        rows_.day_key,
-        orgs_fingerprint.orgs_fingerprint,
-        (select max(_batch_at) from {{ ref(validated_model) }}) as _consumed_batch_at
-    from (
-        select * from judged
-        union all
-        select * from day_rows
-    ) as rows_
-    cross join orgs_fingerprint
-)
+{{ overages.with_day_rows('judged', {'_consumed_batch_at': 'select max(_batch_at) from ' ~ ref(validated_model)}) }}
 
 select * from final
 {%- endmacro %}

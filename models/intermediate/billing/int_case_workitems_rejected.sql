@@ -137,33 +137,10 @@ with_case_org as (
         on rejected.case_id = case_winners.case_id
 ),
 
-day_rows as (
-    select distinct
-        cast(null as {{ dbt.type_string() }}) as record_id,
-        cast(null as {{ dbt.type_string() }}) as org_id,
-        cast(null as {{ dbt.type_timestamp() }}) as _loaded_at,
-        cast(null as {{ dbt.type_string() }}) as reason,
-        day_key
-    from days_to_judge
-),
-
-final as (
-    select
-        rows_.record_id,
-        rows_.org_id,
-        rows_._loaded_at,
-        rows_.reason,
-        rows_.day_key,
-        orgs_fingerprint.orgs_fingerprint,
-        (select max(_batch_at) from {{ ref('int_case_workitems_validated') }}) as _consumed_batch_at,
-        (select max(_batch_at) from {{ ref('int_cases_validated') }}) as _consumed_cases_batch_at,
-        (select max(_loaded_at) from {{ ref('int_cases_validated') }}) as _consumed_cases_loaded_at
-    from (
-        select * from with_case_org
-        union all
-        select * from day_rows
-    ) as rows_
-    cross join orgs_fingerprint
-)
+{{ overages.with_day_rows('with_case_org', {
+    '_consumed_batch_at': 'select max(_batch_at) from ' ~ ref('int_case_workitems_validated'),
+    '_consumed_cases_batch_at': 'select max(_batch_at) from ' ~ ref('int_cases_validated'),
+    '_consumed_cases_loaded_at': 'select max(_loaded_at) from ' ~ ref('int_cases_validated'),
+}) }}
 
 select * from final
