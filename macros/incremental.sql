@@ -2,19 +2,19 @@
     Incremental validation by billing month (the large event tables).
 
     A build revalidates only the months that rows landed since the previous build touch, and within them
-    only the days: the days of
-    the new rows (landed after the table's latest _loaded_at, or with no _loaded_at), and the days of
-    earlier rows that
-    share an id with a new row, since a re-sent correction can move an id's winner from one month to
-    another. Every row of an id present in those days is ranked again (rule 2 needs them all), but only
-    the touched days are written back (delete+insert on day_key): a day of corrections costs a day, not a
-    month. Rows whose timestamp is missing live in a day_key of their own, so that they too are replaced,
-    not repeated. The monthly aggregates downstream are rebuilt for every month holding a rewritten day.
+    only the days: the days of the new rows (landed after the table's latest _loaded_at, or with no
+    _loaded_at), and the days of earlier rows that share an id with a new row, since a re-sent correction
+    can move an id's winner from one month to another. Every row of a new id is ranked again (rule 2 needs
+    them all); the other rows of the touched days keep the verdict they have, since no row of their id is
+    new. Only the touched days are written back (delete+insert on day_key): a day of corrections costs a
+    day, not a month. Rows whose timestamp is missing live in a day_key of their own, so that they too are
+    replaced, not repeated. The monthly aggregates downstream are rebuilt for every month holding a
+    rewritten day.
 
-    The macro renders the CTEs `source_rows`, `touched_days` (incremental runs only) and
-    `candidate_rows`; the model ranks and validates candidate_rows and ends with
-    `{{ overages.only_touched_days() }}`. Rows landed later with an older or equal _loaded_at, or rows
-    removed from raw, cannot be seen this way: the CLI checks for them before each build
+    The macro renders the CTEs `source_rows` and `candidate_rows` (and on incremental runs `touched_days`
+    and `unchanged_rows`); the model ranks and validates candidate_rows and ends with
+    `{{ overages.validated_rows('validated') }}`. Rows landed later with an older or equal _loaded_at, or
+    rows removed from raw, cannot be seen this way: the CLI checks for them before each build
     (overages.runs.incremental_drift) and rebuilds in full when it finds any.
 #}
 {% macro month_key(billing_month) -%}
@@ -50,8 +50,10 @@ source_rows as (
 
 {% if is_incremental() %}
 {#- The watermark as a literal, so that both engines prune the raw scan by it (a value from a subquery or
-    a join is not pushed down into the scan). None: no row of the table has one; every row is then new. #}
-{%- set watermark = overages.latest_loaded_at(this) %}
+    a join is not pushed down into the scan). None: no row of the table has one, or the table's id_hash
+    values are not what this engine computes (a new engine version): every row is then new, read again
+    from raw and written back with its digest. #}
+{%- set watermark = none if overages.id_hash_changed(this, id_column) else overages.latest_loaded_at(this) %}
 landed_since as (
     select
         {%- for column in columns %}
@@ -66,8 +68,16 @@ landed_since as (
     {%- endif %}
 ),
 
-{#- The table's rows up to the watermark, in staging's shape; each use below filters it first. #}
-{%- set kept_rows -%}
+{#- The table's earlier rows (up to the watermark) of the new ids, in staging's shape. Looked up by id_hash,
+    an integer: a probe of every row of the table, several times cheaper than by the text id. A hash shared
+    by another id only adds that id's rows: it is ranked again with all of them, to the same verdict. #}
+new_ids as (
+    select distinct {{ overages.id_hash(id_column) }} as id_hash
+    from landed_since
+    where {{ id_column }} is not null
+),
+
+kept_of_new_ids as (
     select
         {%- for column in columns %}
         {{ column }},
@@ -78,37 +88,43 @@ landed_since as (
     from {{ this }}
     {%- if watermark is not none %}
     where _loaded_at <= {{ overages.timestamp_literal(watermark) }}
+        and id_hash in (select id_hash from new_ids)
     {%- else %}
     where 1 = 0
     {%- endif %}
-{%- endset %}
-
-new_ids as (
-    select distinct {{ id_column }} from landed_since where {{ id_column }} is not null
 ),
 
 touched_days as (
     select day_key from landed_since
     union
-    select day_key from ({{ kept_rows }}) as kept
-    where {{ id_column }} in (select {{ id_column }} from new_ids)
-),
-
-touched_ids as (
-    select {{ id_column }} from ({{ kept_rows }}) as kept
-    where day_key in (select day_key from touched_days) and {{ id_column }} is not null
-    union
-    select {{ id_column }} from new_ids
+    select day_key from kept_of_new_ids
 ),
 
 candidate_rows as (
     select * from landed_since
     union all
-    select * from ({{ kept_rows }}) as kept
-    where {{ id_column }} in (select {{ id_column }} from touched_ids)
-    union all
-    select * from ({{ kept_rows }}) as kept
-    where {{ id_column }} is null and day_key in (select day_key from touched_days)
+    select * from kept_of_new_ids
+),
+
+{#- The other earlier rows of the touched days keep their verdict: no row of their id is new, so their rank
+    is what it was (and a row without an id is missing_id whatever lands). They are written back with the
+    day, stamped with this build's _batch_at. #}
+{%- set written_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+unchanged_rows as (
+    select
+        {%- for column in written_columns %}
+        {% if column == '_batch_at' %}{{ overages.batch_at() }} as _batch_at{% else %}kept.{{ column }}{% endif %}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ this }} as kept
+    left join new_ids
+        on kept.id_hash = new_ids.id_hash
+    {%- if watermark is not none %}
+    where kept._loaded_at <= {{ overages.timestamp_literal(watermark) }}
+        and kept.day_key in (select day_key from touched_days)
+        and new_ids.id_hash is null
+    {%- else %}
+    where 1 = 0
+    {%- endif %}
 )
 {% else %}
 candidate_rows as (
@@ -127,16 +143,62 @@ candidate_rows as (
     {{ return(result.columns[0].values()[0]) }}
 {%- endmacro %}
 
+{# Whether some of the first rows of a relation hold an id_hash other than overages.id_hash of their id. #}
+{% macro id_hash_changed(relation, id_column) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set result = run_query(
+        'select count(*) from (select ' ~ id_column ~ ', id_hash from ' ~ relation ~ ' where ' ~ id_column
+        ~ ' is not null limit 1000) as sample_rows where not (id_hash = ' ~ overages.id_hash(id_column)
+        ~ ') or id_hash is null'
+    ) -%}
+    {{ return(result.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
 {% macro timestamp_literal(text) -%}
     cast('{{ text }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
 
-{# The closing filter of an incrementally validated model: write back only the touched days. #}
-{% macro only_touched_days(alias) -%}
-    {% if is_incremental() %}
-    where {{ alias }}.day_key in (select day_key from touched_days)
-    {% endif %}
+{#
+    id_hash: an integer digest of an id (null for a null id), kept beside the id in the large validated
+    tables so that an incremental build finds earlier rows of an id, or the cases of workitems, by an
+    integer probe. Each engine's own 64-bit hash (63 bits on DuckDB): equal ids always have equal digests.
+    Different ids rarely share one (a million new ids against 100 million rows: about one chance in
+    100,000 per build), and the models treat a shared digest as a possible match only: it adds that id's
+    rows, ranked again to the same verdict, and rewrites their day.
+#}
+{% macro id_hash(column) -%}
+    {{ return(adapter.dispatch('id_hash', 'overages')(column)) }}
+{%- endmacro %}
+
+{% macro default__id_hash(column) -%}
+    {{ exceptions.raise_compiler_error("overages.id_hash has no implementation for the " ~ target.type ~ " adapter") }}
+{%- endmacro %}
+
+{% macro duckdb__id_hash(column) -%}
+    case when {{ column }} is not null then cast(hash({{ column }}) >> 1 as bigint) end
+{%- endmacro %}
+
+{% macro spark__id_hash(column) -%}
+    case when {{ column }} is not null then xxhash64({{ column }}) end
+{%- endmacro %}
+
+
+{#
+    The closing select of an incrementally validated model: its validated candidate rows and, on an
+    incremental run, the unchanged rows of the touched days (both listed by the table's column names).
+#}
+{% macro validated_rows(alias) -%}
+    {%- if is_incremental() %}
+    {%- set written_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+select {{ written_columns | join(', ') }} from {{ alias }}
+union all
+select {{ written_columns | join(', ') }} from unchanged_rows
+    {%- else %}
+select * from {{ alias }}
+    {%- endif %}
 {%- endmacro %}
 
 

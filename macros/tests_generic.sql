@@ -3,26 +3,12 @@
     fetched here).
 #}
 
-{#
-    No two rows share the given column combination. With keys_of_this_build (one column only), an
-    incremental build whose tests are scoped to it (macros/incremental.sql) checks the keys of the rows it
-    wrote, against every row of the table: the other keys passed when their rows were written.
-#}
-{% test unique_combination(model, columns, keys_of_this_build=false) %}
-    {%- if keys_of_this_build and columns | length != 1 -%}
-        {{ exceptions.raise_compiler_error("unique_combination: keys_of_this_build takes exactly one column") }}
-    {%- endif %}
-    with rows_ as (
-        select * from {{ model }}
-    )
-
+{# No two rows share the given column combination. #}
+{% test unique_combination(model, columns) %}
     select
         {{ columns | join(', ') }},
         count(*) as row_count
-    from rows_
-    {%- if keys_of_this_build and overages.tests_scoped_to_this_build() %}
-    where {{ columns[0] }} in (select {{ columns[0] }} from rows_ where {{ overages.rows_of_this_build() }})
-    {%- endif %}
+    from {{ model }}
     group by {{ columns | join(', ') }}
     having count(*) > 1
 {% endtest %}

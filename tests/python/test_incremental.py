@@ -259,6 +259,38 @@ def test_tables_built_by_another_version_of_the_models_trigger_a_full_refresh(tm
     assert query(path, "select full_refresh from audit.build_runs order by started_at desc limit 1") == [(False,)]
 
 
+def test_ids_digested_by_another_engine_version_are_read_again_from_raw(tmp_path: Path) -> None:
+    """The validated tables look earlier rows up by id_hash (overages.id_hash). Digests that are not what the
+    engine computes now (as after an upgrade of DuckDB changed its hash) must not hide an earlier row of a
+    re-sent id: the table is read again from raw and written back with the engine's digests."""
+    path = tmp_path / "w.duckdb"
+    run_cli("demo", "--orgs", "4", "--months", "2", "--end-month", "2026-10", "--seed", "3", warehouse=path)
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    con = duckdb.connect(str(path))
+    try:
+        for table in ("int_case_workitems_validated", "int_cases_validated"):
+            con.execute(f"update intermediate.{table} set id_hash = id_hash + 1")
+        (workitem_id, case_id, created_at) = con.execute(
+            "select workitem_id, case_id, created_at from intermediate.int_case_workitems_validated "
+            "where rejection_reason is null and created_at < '2026-10-01' order by workitem_id limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    # Re-sent a month later, on another day: its earlier row becomes the duplicate.
+    append(path, "case_workitems", [(workitem_id, case_id, "queue-resent", created_at + timedelta(days=20), None,
+                                     LATER)])  # fmt: skip
+    done = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    assert "full refresh" not in done.stderr
+    verdicts = query(path, "select queue_id = 'queue-resent', rejection_reason "
+                           "from intermediate.int_case_workitems_validated "
+                           f"where workitem_id = '{workitem_id}' order by 1")  # fmt: skip
+    assert verdicts == [(False, "duplicate"), (True, None)]
+    for table, column in (("int_case_workitems_validated", "workitem_id"), ("int_cases_validated", "case_id")):
+        assert query(path, f"select count(*) from intermediate.{table} where {column} is not null and "
+                           f"id_hash <> cast(hash({column}) >> 1 as bigint)") == [(0,)]  # fmt: skip
+    assert_equals_full_refresh(path, tmp_path, "digests of another engine version")
+
+
 def test_every_incremental_model_has_its_columns_checked_before_a_build() -> None:
     from conftest import PROJECT_DIR
     from overages.runs import incremental_model_columns, reshaped_models

@@ -26,6 +26,7 @@ ranked_by_landing as (
 validated as (
     select
         event_id,
+        {{ overages.id_hash('event_id') }} as id_hash,
         org_id,
         occurred_at,
         billing_month,
@@ -45,5 +46,4 @@ validated as (
     from ranked_by_landing
 )
 
-select * from validated
-{{ overages.only_touched_days('validated') }}
+{{ overages.validated_rows('validated') }}

@@ -27,7 +27,9 @@ ranked_by_landing as (
 validated as (
     select
         workitem_id,
+        {{ overages.id_hash('workitem_id') }} as id_hash,
         case_id,
+        {{ overages.id_hash('case_id') }} as case_id_hash,
         queue_id,
         created_at,
         completed_at,
@@ -45,5 +47,4 @@ validated as (
     from ranked_by_landing
 )
 
-select * from validated
-{{ overages.only_touched_days('validated') }}
+{{ overages.validated_rows('validated') }}

@@ -8,7 +8,7 @@
 {#
     Every landed case with its row-level verdict: rejection_reason null where the row itself is sound,
     else the first of its own faults in SPEC rule 9's order. no_subscription is decided per org and month
-    downstream (int_cases_accepted). Incremental by day within billing months: see macros/incremental.sql.
+    downstream (int_cases_rejected). Incremental by day within billing months: see macros/incremental.sql.
 #}
 with
 
@@ -25,6 +25,7 @@ ranked_by_landing as (
 validated as (
     select
         case_id,
+        {{ overages.id_hash('case_id') }} as id_hash,
         org_id,
         created_at,
         billing_month,
@@ -42,5 +43,4 @@ validated as (
     from ranked_by_landing
 )
 
-select * from validated
-{{ overages.only_touched_days('validated') }}
+{{ overages.validated_rows('validated') }}
