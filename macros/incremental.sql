@@ -109,7 +109,7 @@ candidate_rows as (
 {#- The other earlier rows of the touched days keep their verdict: no row of their id is new, so their rank
     is what it was (and a row without an id is missing_id whatever lands). They are written back with the
     day, stamped with this build's _batch_at. #}
-{%- set written_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+{%- set written_columns = overages.column_names(this) %}
 unchanged_rows as (
     select
         {%- for column in written_columns %}
@@ -141,6 +141,11 @@ candidate_rows as (
     {%- endif -%}
     {%- set result = run_query('select cast(max(_loaded_at) as ' ~ dbt.type_string() ~ ') from ' ~ relation) -%}
     {{ return(result.columns[0].values()[0]) }}
+{%- endmacro %}
+
+{# The column names of a relation, lower case, in the table's order. #}
+{% macro column_names(relation) -%}
+    {{ return(adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list) }}
 {%- endmacro %}
 
 {# Whether some of the first rows of a relation hold an id_hash other than overages.id_hash of their id. #}
@@ -192,7 +197,7 @@ candidate_rows as (
 #}
 {% macro validated_rows(alias) -%}
     {%- if is_incremental() %}
-    {%- set written_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+    {%- set written_columns = overages.column_names(this) %}
 select {{ written_columns | join(', ') }} from {{ alias }}
 union all
 select {{ written_columns | join(', ') }} from unchanged_rows
@@ -330,7 +335,7 @@ final as (
     {%- if not is_incremental() -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set existing = overages.column_names(this) -%}
     {%- for column in columns -%}
         {%- if column | lower not in existing -%}
             {{ return(false) }}
