@@ -87,8 +87,8 @@ kept_of_new_ids as (
         day_key
     from {{ this }}
     {%- if watermark is not none %}
-    where _loaded_at <= {{ overages.timestamp_literal(watermark) }}
-        and id_hash in (select id_hash from new_ids)
+    where {{ overages.rows_found_narrowly(this,
+        '_loaded_at <= ' ~ overages.timestamp_literal(watermark) ~ ' and id_hash in (select id_hash from new_ids)') }}
     {%- else %}
     where 1 = 0
     {%- endif %}
@@ -119,8 +119,9 @@ unchanged_rows as (
     left join new_ids
         on kept.id_hash = new_ids.id_hash
     {%- if watermark is not none %}
-    where kept._loaded_at <= {{ overages.timestamp_literal(watermark) }}
-        and kept.day_key in (select day_key from touched_days)
+    where {{ overages.rows_found_narrowly(this,
+            '_loaded_at <= ' ~ overages.timestamp_literal(watermark) ~ ' and day_key in (select day_key from touched_days)',
+            'kept') }}
         and new_ids.id_hash is null
     {%- else %}
     where 1 = 0
@@ -131,6 +132,27 @@ candidate_rows as (
     select * from source_rows
 )
 {% endif %}
+{%- endmacro %}
+
+
+{#
+    A filter on a large table that few of its rows pass: `condition` (on the table's own columns) as a
+    where clause's term, for the rows of `relation` (aliased `alias`, if given) it selects. DuckDB reads
+    every column of a vector that holds a passing row, and a probe of new ids by a bloom filter passes a
+    few rows of almost every vector: so it first finds the row ids by reading only the condition's
+    columns, then reads the whole rows of those ids (30M events: 2.5 s -> 0.7 s for the workitems). Other
+    engines take the condition as it is (Spark reads the parquet columns it needs and prunes partitions).
+#}
+{% macro rows_found_narrowly(relation, condition, alias=none) -%}
+    {{ return(adapter.dispatch('rows_found_narrowly', 'overages')(relation, condition, alias)) }}
+{%- endmacro %}
+
+{% macro default__rows_found_narrowly(relation, condition, alias=none) -%}
+    ({{ condition }})
+{%- endmacro %}
+
+{% macro duckdb__rows_found_narrowly(relation, condition, alias=none) -%}
+    {{ (alias ~ '.') if alias }}rowid in (select rowid from {{ relation }} where {{ condition }})
 {%- endmacro %}
 
 

@@ -160,14 +160,17 @@ def export_parquet(tables: list[str], folder: Path) -> dict[str, Path]:
 
 def incremental_drift() -> list[str]:
     """The raw tables an incremental build on Spark would miss rows of (see runs.incremental_drift)."""
-    from overages.runs import INCREMENTAL_TABLES, drift_sql
+    from overages.runs import INCREMENTAL_TABLES, drift_sql, watermark_sql
 
     spark = session()
-    return [
-        f"{RAW_SCHEMA}.{table}"
-        for table, model in INCREMENTAL_TABLES.items()
-        if table_exists(spark, "intermediate", model) and spark.sql(drift_sql(table, model)).collect()[0][0]
-    ]
+    drifted = []
+    for table, model in INCREMENTAL_TABLES.items():
+        if not table_exists(spark, "intermediate", model):
+            continue
+        watermark = spark.sql(watermark_sql(model)).collect()[0][0]
+        if spark.sql(drift_sql(table, model, watermark)).collect()[0][0]:
+            drifted.append(f"{RAW_SCHEMA}.{table}")
+    return drifted
 
 
 def built_columns(models: list[str]) -> dict[str, list[str]]:
