@@ -54,6 +54,7 @@ source_rows as (
     values are not what this engine computes (a new engine version): every row is then new, read again
     from raw and written back with its digest. #}
 {%- set watermark = none if overages.id_hash_changed(this, id_column) else overages.latest_loaded_at(this) %}
+{%- set landed_filter = ('_loaded_at > ' ~ overages.timestamp_literal(watermark) ~ ' or _loaded_at is null') if watermark is not none %}
 landed_since as (
     select
         {%- for column in columns %}
@@ -64,7 +65,7 @@ landed_since as (
         day_key
     from source_rows
     {%- if watermark is not none %}
-    where _loaded_at > {{ overages.timestamp_literal(watermark) }} or _loaded_at is null
+    where {{ landed_filter }}
     {%- endif %}
 ),
 
@@ -87,8 +88,16 @@ kept_of_new_ids as (
         day_key
     from {{ this }}
     {%- if watermark is not none %}
+    {#- The digests are those of new_ids, read again from staging rather than from new_ids: DuckDB pushes a
+        bloom filter of them into this table's scan only when they come from a query of their own, not from
+        a CTE that other parts of the query read too (100M events: the workitems' model 5.7 s -> 2.4 s). #}
+    {%- set landed_digests -%}
+        select {{ overages.id_hash(id_column) }}
+        from {{ ref(staging_model) }}
+        where ({{ landed_filter }}) and {{ id_column }} is not null
+    {%- endset %}
     where {{ overages.rows_found_narrowly(this,
-        '_loaded_at <= ' ~ overages.timestamp_literal(watermark) ~ ' and id_hash in (select id_hash from new_ids)') }}
+        '_loaded_at <= ' ~ overages.timestamp_literal(watermark) ~ ' and id_hash in (' ~ landed_digests ~ ')') }}
     {%- else %}
     where 1 = 0
     {%- endif %}
