@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from overages import dbt_invoke, runs, summary
+from overages import dbt_invoke, publish, runs, summary
 from overages.errors import OveragesError
 from overages.progress import Progress
 from overages.warehouse import PROJECT_DIR, check_raw_contract, connect
@@ -18,6 +18,7 @@ class BuildResult:
     summary: dict[str, Any]
     validation: Any | None  # overages.validation.runner.ValidationReport
     warnings: list[str]
+    snapshot: publish.Snapshot | None = None  # None: nothing was published
 
 
 def run_build(
@@ -27,18 +28,30 @@ def run_build(
     full_refresh: bool,
     validate: bool,
     progress: Progress,
+    keep_snapshots: int = publish.DEFAULT_KEEP,
 ) -> BuildResult:
-    """Build the warehouse at `path`; raises OveragesError (or a subclass) with a one-line message."""
+    """Build the warehouse whose published snapshot is `path`: write the build file, check it (dbt's tests, then
+    the Great Expectations checkpoint) and publish what passed. Raises OveragesError (or a subclass) with a
+    one-line message; a build that raises has published nothing.
+    """
     warnings: list[str] = []
-    if not path.exists():
-        check_raw_contract(path)  # raises the one-line error for a missing file
+    work = publish.build_path(path)
+    if not path.exists() and not work.exists():
+        raise OveragesError(f"warehouse {path} does not exist: land raw data first (overages demo) "
+                            "or point WAREHOUSE_PATH at your DuckDB file")  # fmt: skip
     with runs.build_lock(path):
         progress.step("checking the raw tables against the landing contract")
-        landed = check_raw_contract(path)
-        if landed["org_subscriptions"] == 0:
-            warnings.append("raw.org_subscriptions is empty: no org can be billed, every usage row is rejected")
-        con = connect(path)
+        work.parent.mkdir(parents=True, exist_ok=True)
+        publish.clean_leftovers(path)
+        con = connect(work)
         try:
+            runs.settle_unfinished(con, publish.snapshot_info(path))
+            taken = publish.take_over_published_raw(con, path, runs.utc_now())
+            if taken:
+                warnings.append(f"took over raw tables written into {path.name} directly: {', '.join(taken)}")
+            landed = check_raw_contract(con)
+            if landed["org_subscriptions"] == 0:
+                warnings.append("raw.org_subscriptions is empty: no org can be billed, every usage row is rejected")
             # Tests of the large incremental tables check only the rows this build writes when every earlier
             # row passed them in an earlier build (macros/incremental.sql, tests_scoped_to_this_build).
             test_every_row = runs.previous_build_failed(con)
@@ -53,11 +66,12 @@ def run_build(
                 full_refresh = _reshaped(runs.reshaped_models(expected, runs.built_columns(con, list(expected))),
                                          warnings)  # fmt: skip
             record = runs.start(con, through_month, full_refresh)
+            publish.write_journal(path, runs.recent(con))
         finally:
             con.close()
         progress.step(f"building with dbt ({'full refresh' if full_refresh else 'incremental'})")
         try:
-            dbt_invoke.build(path, through_month=through_month, full_refresh=full_refresh, progress=progress,
+            dbt_invoke.build(work, through_month=through_month, full_refresh=full_refresh, progress=progress,
                              tests_scope="all" if test_every_row else "this_build")  # fmt: skip
         except OveragesError as error:
             _finish(path, record, "failed", str(error))
@@ -65,22 +79,41 @@ def run_build(
         except BaseException:
             _finish(path, record, "failed", "interrupted")
             raise
-        con = connect(path)
+        con = connect(work)
         try:
             report = None
-            outcome, message = "success", None
             if validate:
                 progress.step("validating the marts with Great Expectations")
                 from overages.validation.runner import validate as run_checkpoint
 
                 report = run_checkpoint(con, PROJECT_DIR)
                 if not report.success:
-                    outcome = "validation_failed"
                     first = report.failures[0]
                     more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
-                    message = f"validation failed: {first.describe()}{more}"
-            runs.finish(con, record, outcome, message)
-            return BuildResult(record=record, summary=summary.collect(con), validation=report, warnings=warnings)
+                    message = f"validation failed: {first.describe()}{more}; the previous snapshot stays published"
+                    runs.finish(con, record, "validation_failed", message)
+                    publish.write_journal(path, runs.recent(con))
+                    return BuildResult(record=record, summary=summary.collect(con), validation=report,
+                                       warnings=warnings)  # fmt: skip
+            runs.finish(con, record, "publishing")
+            publish.pause_point("publish:before-snapshot")
+            progress.step("publishing the snapshot readers open")
+            published_at = runs.utc_now()
+            try:
+                snapshot = publish.publish(con, path, build_id=record.build_id, built_at=record.started_at,
+                                           published_at=published_at,
+                                           checkpoint="passed" if validate else "skipped",
+                                           through_month=through_month, full_refresh=full_refresh,
+                                           keep=keep_snapshots)  # fmt: skip
+            except OveragesError as error:
+                runs.finish(con, record, "publish_failed", str(error))
+                publish.write_journal(path, runs.recent(con))
+                raise
+            runs.mark_published(con, record, published_at)
+            record.published_at = published_at
+            publish.write_journal(path, runs.recent(con))
+            return BuildResult(record=record, summary=summary.collect(con), validation=report, warnings=warnings,
+                               snapshot=snapshot)  # fmt: skip
         finally:
             con.close()
 
@@ -153,9 +186,10 @@ def _reshaped(models: list[str], warnings: list[str]) -> bool:
 def _finish(path: Path, record: runs.BuildRecord, outcome: str, message: str) -> None:
     """Record a failed build; never hide the original error behind a second one."""
     try:
-        con = connect(path)
+        con = connect(publish.build_path(path))
         try:
             runs.finish(con, record, outcome, message)
+            publish.write_journal(path, runs.recent(con))
         finally:
             con.close()
     except Exception:  # noqa: BLE001 - the build's own error is the one to report

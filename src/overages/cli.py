@@ -16,7 +16,7 @@ import duckdb
 from overages import __version__
 from overages.errors import OveragesError, ValidationFailed
 from overages.months import parse_month
-from overages.warehouse import connect, resolve_path
+from overages.warehouse import connect, open_reader, resolve_path
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -126,14 +126,21 @@ def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: in
 def _land_in_duckdb(
     warehouse: str | None, land_rows: Callable[[duckdb.DuckDBPyConnection], dict[str, int]]
 ) -> tuple[str, dict[str, int]]:
-    """Open (or create) the DuckDB warehouse, land into it, and say where; returns rows landed per table."""
+    """Land into the warehouse's build file (created when missing) under the build lock, so that no build reads
+    a raw table while it is replaced; says where, and returns rows landed per table."""
+    from overages import publish, runs
+
     path = resolve_path(warehouse)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = connect(path)
-    try:
-        return str(path), land_rows(con)
-    finally:
-        con.close()
+    work = publish.build_path(path)
+    work.parent.mkdir(parents=True, exist_ok=True)
+    with runs.build_lock(path):
+        con = connect(work)
+        try:
+            counts = land_rows(con)
+            publish.mark_landed(con, list(counts), runs.utc_now())
+            return f"{work} (the build file of {path.name})", counts
+        finally:
+            con.close()
 
 
 def _echo_landed(what: object, where: str, started: float, counts: dict[str, int]) -> None:
@@ -187,6 +194,9 @@ def _spark_lock():  # noqa: ANN202 - a context manager
 @click.option("--skip-validate", is_flag=True, help="Leave out the Great Expectations checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress lines: only warnings, errors and the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (the build record and summary).")
+@click.option("--keep-snapshots", type=click.IntRange(1, 1000), default=3, show_default=True,
+              envvar="OVERAGES_KEEP_SNAPSHOTS", show_envvar=True,
+              help="Published snapshots to keep for rollback (overages publish --list).")  # fmt: skip
 @_resource_options
 @_target_option
 def build(
@@ -196,14 +206,17 @@ def build(
     skip_validate: bool,
     quiet: bool,
     as_json: bool,
+    keep_snapshots: int,
     memory_limit: str | None,
     threads: int | None,
     target: str,
 ) -> None:
-    """Seed, build and test the marts from the warehouse's raw tables, then validate them.
+    """Seed, build and test the marts from the warehouse's raw tables, validate them, then publish them.
 
-    Incremental: only the billing months that rows landed since the previous build touch are rebuilt.
-    One build at a time per warehouse; every build on DuckDB is recorded in audit.build_runs.
+    Builds write the build file (<warehouse>.build/); only a build whose dbt tests and failure-level expectations
+    passed replaces the published file that readers open, in one rename. Incremental: only the billing months that
+    rows landed since the previous build touch are rebuilt. One build at a time per warehouse; every build on
+    DuckDB is recorded in audit.build_runs.
     """
     from overages import summary
     from overages.build import run_build
@@ -217,7 +230,7 @@ def build(
         return
     path = resolve_path(warehouse)
     result = run_build(path, through_month=through_month, full_refresh=full_refresh, validate=not skip_validate,
-                       progress=progress)  # fmt: skip
+                       progress=progress, keep_snapshots=keep_snapshots)  # fmt: skip
     elapsed = time.perf_counter() - started
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -229,7 +242,10 @@ def build(
             "build": record.as_json(),
             "summary": result.summary,
             "validation": result.validation.as_json() if result.validation else None,
-        }
+            "published": None if result.snapshot is None else {
+                "path": str(result.snapshot.path), "build_id": result.snapshot.build_id,
+                "seconds": round(result.snapshot.seconds, 2), "bytes": result.snapshot.bytes},
+        }  # fmt: skip
         click.echo(json.dumps(document, indent=2, default=summary.json_default))
     else:
         click.echo(summary.render(result.summary, path))
@@ -240,6 +256,10 @@ def build(
         if result.validation:
             click.echo("")
             click.echo(result.validation.render())
+        if result.snapshot:
+            snap = result.snapshot
+            click.echo(f"\nPublished build {snap.build_id} to {snap.path} in {snap.seconds:.1f} s "
+                       f"({snap.bytes / 2**20:,.1f} MiB): readers that connect now see it.")  # fmt: skip
     if record.outcome == "validation_failed":
         raise ValidationFailed(record.message or "validation failed")
 
@@ -278,6 +298,62 @@ def _build_on_spark(through_month: str | None, full_refresh: bool, skip_validate
         raise ValidationFailed(f"validation failed: {first.describe()}")
 
 
+@main.command("publish")
+@_warehouse_option
+@click.option("--list", "list_them", is_flag=True, help="List the kept snapshots, newest first.")
+@click.option("--rollback", "rollback_to", metavar="BUILD", default=None,
+              help="Publish the kept snapshot of build BUILD again (a build id from --list).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="With --list: one JSON document.")
+def publish_command(warehouse: str | None, list_them: bool, rollback_to: str | None, as_json: bool) -> None:
+    """The published snapshots: list the kept ones, or go back to one (until the next build publishes)."""
+    from overages import publish, runs
+    from overages.summary import json_default
+
+    path = resolve_path(warehouse)
+    if rollback_to is not None and list_them:
+        raise click.UsageError("give --list or --rollback BUILD, not both")
+    if rollback_to is not None:
+        with runs.build_lock(path):
+            publish.rollback(path, rollback_to)
+            _record_rollback(path, rollback_to)
+        click.echo(f"Published snapshot {rollback_to} again at {path}; the next build publishes its own.")
+        return
+    snapshots = publish.list_snapshots(path)
+    if as_json:
+        click.echo(json.dumps({"warehouse": str(path), "snapshots": snapshots}, indent=2, default=json_default))
+        return
+    if not snapshots:
+        click.echo(f"No snapshot kept for {path}: a build that passes its checks publishes one (overages build).")
+        return
+    click.echo(f"Snapshots of {path} (newest first; * is the published one):")
+    for snap in snapshots:
+        mark = "*" if snap["is_published"] else " "
+        built = f"{snap['built_at']:%Y-%m-%d %H:%M:%S}" if snap.get("built_at") else "?"
+        click.echo(f" {mark} {snap['build_id']}  built {built} UTC  checkpoint {snap.get('checkpoint') or '?'}  "
+                   f"{snap['bytes'] / 2**20:,.1f} MiB")  # fmt: skip
+
+
+def _record_rollback(path: object, build_id: str) -> None:
+    """A rollback is recorded in audit.build_runs, so the record of what readers saw stays whole."""
+    from overages import publish, runs
+
+    work = publish.build_path(path)  # type: ignore[arg-type]
+    if not work.exists():
+        return
+    con = connect(work)
+    try:
+        runs.ensure_build_runs(con)
+        now = runs.utc_now()
+        con.execute(
+            "insert into audit.build_runs (build_id, started_at, ended_at, outcome, message, published_at) "
+            "values (?, ?, ?, 'rolled_back', ?, ?)",
+            [f"rollback-{now:%Y%m%dT%H%M%S%f}", now, now, f"published snapshot {build_id} again", now],
+        )
+        publish.write_journal(path, runs.recent(con))  # type: ignore[arg-type]
+    finally:
+        con.close()
+
+
 @main.command()
 @_warehouse_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="Builds to show.")
@@ -288,11 +364,7 @@ def status(warehouse: str | None, limit: int, as_json: bool) -> None:
     from overages.summary import json_default
 
     path = resolve_path(warehouse)
-    con = connect(path, read_only=True)
-    try:
-        data = status_report.collect(con, limit)
-    finally:
-        con.close()
+    data = status_report.collect(path, limit)
     if as_json:
         click.echo(json.dumps({"warehouse": str(path), **data}, indent=2, default=json_default))
     else:
@@ -304,7 +376,7 @@ def status(warehouse: str | None, limit: int, as_json: bool) -> None:
 def validate(warehouse: str | None) -> None:
     """Run the Great Expectations checkpoint on the warehouse's marts; exits 1 when an invariant fails."""
     path = resolve_path(warehouse)
-    con = connect(path, read_only=True)
+    con = open_reader(path)
     try:
         _require_marts(con, path)
         _validate(con)
@@ -339,7 +411,7 @@ def export(warehouse: str | None, target: str, file_format: str, month: str | No
                 con.close()
     else:
         path = resolve_path(warehouse)
-        con = connect(path, read_only=True)
+        con = open_reader(path)
         try:
             _require_marts(con, path)
             written = write_files(con, Path(folder).resolve(), file_format, chosen)
@@ -366,7 +438,7 @@ def docs(warehouse: str | None) -> None:
     from overages.dbt_invoke import docs as generate_docs
 
     path = resolve_path(warehouse)
-    con = connect(path, read_only=True)
+    con = open_reader(path)
     try:
         _require_marts(con, path)
     finally:
@@ -388,7 +460,7 @@ def report(warehouse: str | None, month: str | None, output: str | None) -> None
     from overages.warehouse import PROJECT_DIR
 
     path = resolve_path(warehouse)
-    con = connect(path, read_only=True)
+    con = open_reader(path)
     try:
         _require_marts(con, path)
         chosen = parse_month(month) if month else None

@@ -46,7 +46,7 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     if target != "spark":
-        os.environ["WAREHOUSE_PATH"] = str(warehouse)
+        os.environ["OVERAGES_BUILD_PATH"] = str(warehouse)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     command = [
@@ -133,6 +133,7 @@ DOCS_DIR = PROJECT_DIR / "target" / "docs"
 def docs(warehouse: Path) -> Path:
     """Generate the dbt docs site for the warehouse, reading it read-only; returns the static page."""
     os.environ["WAREHOUSE_DATABASE"] = warehouse.stem
+    os.environ["WAREHOUSE_PATH"] = str(warehouse)
     outcome = run_dbt(["docs", "generate", "--static", "--target", "duckdb_read_only"], warehouse, quiet=True,
                       target_dir=DOCS_DIR)  # fmt: skip
     if not outcome.success:

@@ -40,9 +40,33 @@ create table if not exists audit.build_runs (
     rows_landed_since_previous bigint,
     rows_rejected bigint,
     rows_rejected_since_previous bigint,
-    message varchar
+    message varchar,
+    published_at timestamp
 )
 """
+
+# Outcomes: running -> publishing (dbt and the checkpoint passed) -> success (its snapshot is published);
+# failed (a model or test failed, or the build stopped on an error), validation_failed (a failure-level
+# expectation failed), publish_failed (the snapshot could not be written), interrupted (the process ended
+# without recording how: killed or crashed). Only success is ever published; rolled_back records an operator
+# publishing a kept snapshot again (overages publish --rollback).
+OUTCOMES = ("running", "publishing", "success", "failed", "validation_failed", "publish_failed", "interrupted",
+            "rolled_back")  # fmt: skip
+
+
+def lock_holder(warehouse: Path) -> str | None:
+    """Who holds the warehouse's build lock right now (None: nobody: no build or landing is running)."""
+    lock_path = warehouse.with_name(warehouse.name + ".build.lock")
+    if not lock_path.exists():
+        return None
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            return handle.read().strip() or "another process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
 
 
 class WarehouseBusy(OveragesError):
@@ -95,12 +119,13 @@ class BuildRecord:
     rows_rejected: int | None = None
     rows_rejected_since_previous: int | None = None
     message: str | None = None
+    published_at: datetime | None = None
     previous_rows_rejected: int | None = None
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("previous_rows_rejected")
-        for key in ("started_at", "ended_at"):
+        for key in ("started_at", "ended_at", "published_at"):
             data[key] = data[key].isoformat(sep=" ") if data[key] else None
         return data
 
@@ -110,14 +135,44 @@ def raw_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             for table in RAW_TABLES}  # fmt: skip
 
 
-def start(con: duckdb.DuckDBPyConnection, through_month: str | None, full_refresh: bool) -> BuildRecord:
-    """Record a build as running; earlier builds still marked running died without finishing."""
+def ensure_build_runs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists audit")
     con.execute(BUILD_RUNS_DDL)
+    con.execute("alter table audit.build_runs add column if not exists published_at timestamp")
+
+
+def settle_unfinished(con: duckdb.DuckDBPyConnection, published: dict[str, object] | None) -> None:
+    """Give every build that ended without recording how (its process is gone: the build lock is ours) the
+    outcome it had: one killed while publishing whose snapshot did reach the published file succeeded."""
+    ensure_build_runs(con)
+    if published:
+        con.execute("update audit.build_runs set outcome = 'success', published_at = ? "
+                    "where build_id = ? and published_at is null",
+                    [published["published_at"], published["build_id"]])  # fmt: skip
+    con.execute(
+        "update audit.build_runs set outcome = 'interrupted', "
+        "message = 'the build stopped while publishing (killed or crashed): its snapshot was not published' "
+        "where outcome = 'publishing'"
+    )
     con.execute(
         "update audit.build_runs set outcome = 'interrupted', "
         "message = 'the build stopped before it finished (killed or crashed)' where outcome = 'running'"
     )
+
+
+def recent(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[str, object]]:
+    """The latest builds as audit.build_runs holds them, newest first."""
+    columns = ["build_id", "started_at", "ended_at", "outcome", "through_month", "full_refresh", "months_rebuilt",
+               "rows_landed_since_previous", "rows_rejected", "rows_rejected_since_previous", "message",
+               "published_at"]  # fmt: skip
+    rows = con.execute(f"select {', '.join(columns)} from audit.build_runs order by started_at desc limit ?",
+                       [limit]).fetchall()  # fmt: skip
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def start(con: duckdb.DuckDBPyConnection, through_month: str | None, full_refresh: bool) -> BuildRecord:
+    """Record a build as running (settle_unfinished has settled the earlier ones)."""
+    ensure_build_runs(con)
     started = utc_now()
     record = BuildRecord(build_id=started.strftime("%Y%m%dT%H%M%S%f"), started_at=started,
                          through_month=through_month, full_refresh=full_refresh)  # fmt: skip
@@ -144,7 +199,7 @@ def previous_build_failed(con: duckdb.DuckDBPyConnection) -> bool:
     if not found:
         return False
     latest = con.execute("select outcome from audit.build_runs order by started_at desc limit 1").fetchall()
-    return bool(latest) and latest[0][0] not in ("success", "validation_failed")
+    return bool(latest) and latest[0][0] not in ("success", "validation_failed", "publish_failed", "rolled_back")
 
 
 def incremental_drift(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -249,14 +304,21 @@ def finish(con: duckdb.DuckDBPyConnection, record: BuildRecord, outcome: str, me
     record.ended_at = utc_now()
     record.outcome = outcome
     record.message = message
-    if outcome != "failed":
+    if outcome not in ("failed", "publish_failed"):
         record.months_rebuilt = months_rebuilt(con, record.started_at)
         record.rows_rejected = con.execute("select count(*) from audit.rejected_rows").fetchall()[0][0]
         previous = record.previous_rows_rejected
         record.rows_rejected_since_previous = None if previous is None else record.rows_rejected - previous
     con.execute(
-        "update audit.build_runs set ended_at = ?, outcome = ?, months_rebuilt = ?, rows_rejected = ?, "
-        "rows_rejected_since_previous = ?, message = ? where build_id = ?",
-        [record.ended_at, outcome, ", ".join(record.months_rebuilt), record.rows_rejected,
-         record.rows_rejected_since_previous, message, record.build_id],
+        "update audit.build_runs set ended_at = ?, outcome = ?, months_rebuilt = coalesce(?, months_rebuilt), "
+        "rows_rejected = coalesce(?, rows_rejected), rows_rejected_since_previous = coalesce(?, "
+        "rows_rejected_since_previous), message = ? where build_id = ?",
+        [record.ended_at, outcome, ", ".join(record.months_rebuilt) if outcome not in ("failed", "publish_failed")
+         else None, record.rows_rejected, record.rows_rejected_since_previous, message, record.build_id],
     )  # fmt: skip
+
+
+def mark_published(con: duckdb.DuckDBPyConnection, record: BuildRecord, published_at: datetime) -> None:
+    record.outcome = "success"
+    con.execute("update audit.build_runs set outcome = 'success', published_at = ? where build_id = ?",
+                [published_at, record.build_id])  # fmt: skip

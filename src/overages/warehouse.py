@@ -10,7 +10,8 @@ import duckdb
 from overages.errors import OveragesError
 from overages.raw_contract import RAW_SCHEMA, RAW_TABLES
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+# The dbt project: the repository this package is installed from, or OVERAGES_PROJECT_DIR (a copy of it).
+PROJECT_DIR = Path(os.environ.get("OVERAGES_PROJECT_DIR") or Path(__file__).resolve().parents[2]).resolve()
 DEFAULT_WAREHOUSE = PROJECT_DIR / "warehouse" / "overages.duckdb"
 
 
@@ -44,48 +45,46 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
         raise OveragesError(f"cannot open warehouse {path}: {first_line}") from None
 
 
-def check_raw_contract(path: Path) -> dict[str, int]:
-    """Check that every raw table and column of SPEC section 2 is there with a usable type.
+def open_reader(path: Path) -> duckdb.DuckDBPyConnection:
+    """The published snapshot, read-only: what every command that only reads opens. A warehouse that has raw
+    data in its build file but no snapshot yet gets a one-line error saying to build it."""
+    from overages.publish import build_path
+
+    if not path.exists() and build_path(path).exists():
+        raise OveragesError(f"warehouse {path} has not been published yet: build it first (overages build)")
+    return connect(path, read_only=True)
+
+
+def check_raw_contract(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Check that every raw table and column of the landing contract is there with a usable type.
 
     Returns the row count of each raw table. Raises OveragesError naming the first problem.
     """
-    if not path.exists():
+    rows = con.execute(
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_catalog = current_database() and table_schema = ? order by table_name, ordinal_position",
+        [RAW_SCHEMA],
+    ).fetchall()
+    landed: dict[str, dict[str, str]] = {}
+    for table, column, data_type in rows:
+        landed.setdefault(table, {})[column.lower()] = data_type
+    problems = []
+    for table, columns in RAW_TABLES.items():
+        if table not in landed:
+            problems.append(f"table {RAW_SCHEMA}.{table} is missing")
+            continue
+        for column in columns:
+            data_type = landed[table].get(column.name)
+            if data_type is None:
+                problems.append(f"column {RAW_SCHEMA}.{table}.{column.name} is missing")
+            elif not column.accepts(data_type):
+                problems.append(
+                    f"column {RAW_SCHEMA}.{table}.{column.name} is {data_type}, the contract wants a {column.family}"
+                )
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise OveragesError(
-            f"warehouse {path} does not exist: land raw data first (overages demo) "
-            "or point WAREHOUSE_PATH at your DuckDB file"
+            f"raw data does not match the landing contract: {problems[0]}{more}; "
+            "see SPEC.md section 2 or README 'Your own data'"
         )
-    con = connect(path, read_only=True)
-    try:
-        rows = con.execute(
-            "select table_name, column_name, data_type from information_schema.columns "
-            "where table_schema = ? order by table_name, ordinal_position",
-            [RAW_SCHEMA],
-        ).fetchall()
-        landed: dict[str, dict[str, str]] = {}
-        for table, column, data_type in rows:
-            landed.setdefault(table, {})[column.lower()] = data_type
-        problems = []
-        for table, columns in RAW_TABLES.items():
-            if table not in landed:
-                problems.append(f"table {RAW_SCHEMA}.{table} is missing")
-                continue
-            for column in columns:
-                data_type = landed[table].get(column.name)
-                if data_type is None:
-                    problems.append(f"column {RAW_SCHEMA}.{table}.{column.name} is missing")
-                elif not column.accepts(data_type):
-                    problems.append(
-                        f"column {RAW_SCHEMA}.{table}.{column.name} is {data_type}, "
-                        f"the contract wants a {column.family}"
-                    )
-        if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise OveragesError(
-                f"raw data does not match the landing contract: {problems[0]}{more}; "
-                "see SPEC.md section 2 or README 'Your own data'"
-            )
-        return {
-            table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0] for table in RAW_TABLES
-        }
-    finally:
-        con.close()
+    return {table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0] for table in RAW_TABLES}
