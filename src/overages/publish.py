@@ -114,7 +114,8 @@ def take_over_published_raw(con: duckdb.DuckDBPyConnection, published: Path, whe
         con.execute(f"attach '{_sql_path(published)}' as published_file (read_only)")
     except duckdb.Error as error:
         first = (str(error).strip().splitlines() or [""])[0]
-        raise OveragesError(f"cannot read the published warehouse {published}: {first}") from None
+        raise OveragesError(f"cannot open warehouse {published} to take over raw tables written into it: {first}") \
+            from None  # fmt: skip
     try:
         names = [
             name

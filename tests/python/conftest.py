@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -43,10 +44,35 @@ def land_raw(path: Path, rows: dict[str, Iterable[Sequence[object]]]) -> None:
         con.close()
 
 
+def build_file(path: Path) -> Path:
+    """The build file of the warehouse whose published snapshot is `path` (overages.publish.build_path): where the
+    project's landings write raw tables and builds keep every model."""
+    return path.parent / f"{path.stem}.build" / path.name
+
+
+def raw_file(path: Path) -> Path:
+    """Where the warehouse's raw tables are: its build file once anything was landed or built, else `path`."""
+    return build_file(path) if build_file(path).exists() else path
+
+
+def copy_warehouse(source: Path, target: Path) -> Path:
+    """A copy of a whole warehouse: the published file, its build file and its kept snapshots."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.exists():
+        shutil.copy(source, target)
+    for suffix in (".build", ".snapshots"):
+        folder = source.parent / f"{source.stem}{suffix}"
+        if folder.is_dir():
+            copied = shutil.copytree(folder, target.parent / f"{target.stem}{suffix}")
+            for inner in copied.glob(f"{source.stem}.duckdb*"):
+                inner.rename(inner.with_name(inner.name.replace(source.stem, target.stem, 1)))
+    return target
+
+
 def export_raw(path: Path, folder: Path) -> Path:
     """Write each raw table of a DuckDB warehouse to `folder`/<table>.parquet (what `overages land` reads)."""
     folder.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(raw_file(path)), read_only=True)
     try:
         for table in RAW_TABLES:
             con.execute(f"copy raw.{table} to '{folder / f'{table}.parquet'}' (format parquet)")

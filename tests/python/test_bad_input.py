@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import land_raw, query, run_cli
+from conftest import land_raw, query, raw_file, run_cli
 
 SUBSCRIPTION = ("org-a", "Org A", "CX1", "named", "USD", "2026-09-01 00:00:00", "2026-09-01 01:00:00")
 CASE = ("case-1", "org-a", "2026-10-03 10:00:00", "2026-10-03 11:00:00")
@@ -50,7 +50,7 @@ def test_missing_warehouse_file(tmp_path: Path) -> None:
 )
 def test_broken_raw_contract_leaves_marts_untouched(built: Path, statement: str, fragment: str) -> None:
     before = mart_rows(built)
-    con = duckdb.connect(str(built))
+    con = duckdb.connect(str(raw_file(built)))
     con.execute(statement)
     con.execute(
         "insert into raw.org_subscriptions values ('org-b', 'Org B', 'CX1', 'named', 'EUR', '2026-09-01', '2026-09-02')"

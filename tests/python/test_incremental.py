@@ -3,7 +3,6 @@ and a build rewrites only the months that the newly landed rows touch."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import query, run_cli
+from conftest import build_file, copy_warehouse, query, raw_file, run_cli
 
 MARTS = ("marts.fct_monthly_overages", "marts.fct_invoice_lines", "marts.dim_orgs", "marts.dim_org_months",
          "audit.rejected_rows", "audit.raw_reconciliation")  # fmt: skip
@@ -22,7 +21,7 @@ def snapshot(path: Path) -> dict[str, list[tuple]]:
 
 
 def append(path: Path, table: str, rows: list[tuple]) -> None:
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(raw_file(path)))
     try:
         placeholders = ", ".join("?" for _ in rows[0])
         con.executemany(f"insert into raw.{table} values ({placeholders})", [list(r) for r in rows])
@@ -33,7 +32,7 @@ def append(path: Path, table: str, rows: list[tuple]) -> None:
 def assert_equals_full_refresh(path: Path, tmp_path: Path, label: str) -> dict[str, list[tuple]]:
     incremental = snapshot(path)
     copy = tmp_path / f"full-{label}.duckdb"
-    shutil.copy(path, copy)
+    copy_warehouse(path, copy)
     run_cli("build", "--full-refresh", "--skip-validate", warehouse=copy)
     full = snapshot(copy)
     for name in MARTS:
@@ -43,14 +42,14 @@ def assert_equals_full_refresh(path: Path, tmp_path: Path, label: str) -> dict[s
 
 def batch_months(path: Path, table: str) -> dict[str, int]:
     """Months of a validated table by the build that last wrote them: {month: number of distinct batches}."""
-    rows = query(path, f"select cast(month_key as varchar), count(distinct _batch_at) from intermediate.{table} "
-                       "group by all")  # fmt: skip
+    rows = query(build_file(path), "select cast(month_key as varchar), count(distinct _batch_at) "
+                                   f"from intermediate.{table} group by all")  # fmt: skip
     return dict(rows)
 
 
 def latest_batch_months(path: Path, table: str, column: str = "_batch_at") -> set[str]:
     """The months the latest build wrote into an incremental table."""
-    rows = query(path, f"select distinct cast(month_key as varchar) from intermediate.{table} "
+    rows = query(build_file(path), f"select distinct cast(month_key as varchar) from intermediate.{table} "
                        f"where {column} = (select max({column}) from intermediate.{table})")  # fmt: skip
     return {m for (m,) in rows}
 
@@ -93,11 +92,11 @@ def test_batches_match_a_full_refresh(warehouse_in_batches: Path, tmp_path: Path
 
     # 3. A re-sent correction that moves an event's winner to another month, and one for a case.
     (event_id, org_id, occurred_at) = query(
-        path, "select event_id, org_id, occurred_at from raw.ai_token_events where event_id like 'ev-0%' "
+        build_file(path), "select event_id, org_id, occurred_at from raw.ai_token_events where event_id like 'ev-0%' "
               "and month(occurred_at) = 8 and org_id like 'org-0%' order by event_id limit 1")[0]  # fmt: skip
     append(path, "ai_token_events", [(event_id, org_id, datetime(2026, 9, 2, 10), Decimal("999"), "copilot",
                                       datetime(2026, 11, 22))])  # fmt: skip
-    (case_id, case_org) = query(path, "select case_id, org_id from raw.cases where month(created_at) = 7 "
+    (case_id, case_org) = query(build_file(path), "select case_id, org_id from raw.cases where month(created_at) = 7 "
                                       "and org_id like 'org-0%' order by case_id limit 1")[0]  # fmt: skip
     append(path, "cases", [(case_id, case_org, datetime(2026, 8, 30, 23, 59, 59), datetime(2026, 11, 22))])
     run_cli("build", "--skip-validate", warehouse=path)
@@ -123,7 +122,7 @@ def test_batches_match_a_full_refresh(warehouse_in_batches: Path, tmp_path: Path
     assert august == [("concurrent", Decimal("350.0000"))]
     assert any(row[0] == "org-unsubscribed" for row in final["marts.dim_orgs"])
     # Its events from July on are accepted now; the earlier ones stay rejected.
-    still_rejected = query(path, "select count(*) from audit.rejected_rows r join raw.ai_token_events e "
+    still_rejected = query(build_file(path), "select count(*) from audit.rejected_rows r join raw.ai_token_events e "
                                  "on r.record_id = e.event_id where e.org_id = 'org-unsubscribed' "
                                  "and r.reason = 'no_subscription' and e.occurred_at >= '2026-07-01'")  # fmt: skip
     assert still_rejected == [(0,)]
@@ -137,7 +136,7 @@ def test_batches_match_a_full_refresh(warehouse_in_batches: Path, tmp_path: Path
     done = run_cli("build", "--skip-validate", warehouse=path)
     assert "raw.ai_token_events changed in a way an incremental build cannot follow" in done.stderr
     (wi_id, wi_case, wi_queue, wi_created, wi_completed) = query(
-        path, "select workitem_id, case_id, queue_id, created_at, completed_at from raw.case_workitems "
+        build_file(path), "select workitem_id, case_id, queue_id, created_at, completed_at from raw.case_workitems "
               "where workitem_id is not null and created_at is not null and completed_at is not null "
               "order by workitem_id limit 1")[0]  # fmt: skip
     append(path, "ai_token_events", [
@@ -150,9 +149,9 @@ def test_batches_match_a_full_refresh(warehouse_in_batches: Path, tmp_path: Path
         run_cli("build", "--skip-validate", warehouse=path)
         assert query(path, "select full_refresh from audit.build_runs order by started_at desc limit 1") == [(False,)]
         assert_equals_full_refresh(path, tmp_path, label)
-    assert query(path, "select count(*) from intermediate.int_ai_token_events_validated "
+    assert query(build_file(path), "select count(*) from intermediate.int_ai_token_events_validated "
                        "where event_id = 'ev-no-loaded-at' and rejection_reason is null") == [(1,)]  # fmt: skip
-    assert query(path, "select count(*) from intermediate.int_case_workitems_validated "
+    assert query(build_file(path), "select count(*) from intermediate.int_case_workitems_validated "
                        f"where workitem_id = '{wi_id}'") == [(2,)]  # fmt: skip
 
 
@@ -161,33 +160,33 @@ def test_a_second_build_with_nothing_new_rewrites_nothing(tmp_path: Path) -> Non
     run_cli("demo", "--orgs", "6", "--months", "2", "--seed", "8", warehouse=path)
     run_cli("build", "--skip-validate", warehouse=path)
     before = snapshot(path), batch_months(path, "int_ai_token_events_validated")
-    batches = query(path, "select max(_batch_at) from intermediate.int_ai_token_events_validated")
+    batches = query(build_file(path), "select max(_batch_at) from intermediate.int_ai_token_events_validated")
     run_cli("build", "--skip-validate", warehouse=path)
     assert (snapshot(path), batch_months(path, "int_ai_token_events_validated")) == before
-    assert query(path, "select max(_batch_at) from intermediate.int_ai_token_events_validated") == batches
+    assert query(build_file(path), "select max(_batch_at) from intermediate.int_ai_token_events_validated") == batches
 
 
 def test_rows_an_incremental_build_cannot_see_trigger_a_full_refresh(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     run_cli("demo", "--orgs", "6", "--months", "2", "--end-month", "2026-10", "--seed", "5", warehouse=path)
     run_cli("build", "--skip-validate", "--quiet", warehouse=path)
-    (watermark,) = query(path, "select max(_loaded_at) from raw.ai_token_events")[0]
+    (watermark,) = query(build_file(path), "select max(_loaded_at) from raw.ai_token_events")[0]
     # Landed in the same instant as the latest rows already built: an incremental build cannot tell it from
     # them, so the build goes in full.
     append(path, "ai_token_events", [("ev-same-instant", "org-00001", datetime(2026, 10, 20), Decimal(7),
                                       "copilot", watermark)])  # fmt: skip
     done = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
     assert "raw.ai_token_events changed in a way an incremental build cannot follow" in done.stderr
-    assert query(path, "select count(*) from intermediate.int_ai_token_events_validated "
+    assert query(build_file(path), "select count(*) from intermediate.int_ai_token_events_validated "
                        "where event_id = 'ev-same-instant'") == [(1,)]  # fmt: skip
     # Landed late with an older _loaded_at: an incremental build would miss it, so the build goes in full.
     append(path, "cases", [("case-backdated", "org-00002", datetime(2026, 9, 3), datetime(2026, 9, 4))])
     done = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
     assert "raw.cases changed in a way an incremental build cannot follow" in done.stderr
     assert query(path, "select full_refresh from audit.build_runs order by started_at desc limit 1") == [(True,)]
-    assert query(path, "select count(*) from intermediate.int_cases_validated where case_id = 'case-backdated'") == [
-        (1,)
-    ]
+    assert query(
+        build_file(path), "select count(*) from intermediate.int_cases_validated where case_id = 'case-backdated'"
+    ) == [(1,)]
     assert_equals_full_refresh(path, tmp_path, "backdated row")
     # The demo landed again with another seed replaces the raw tables: also a full refresh, nothing left over.
     run_cli("demo", "--orgs", "4", "--months", "1", "--seed", "6", warehouse=path)
@@ -237,7 +236,7 @@ def test_tables_built_by_another_version_of_the_models_trigger_a_full_refresh(tm
     run_cli("demo", "--orgs", "4", "--months", "2", "--end-month", "2026-10", "--seed", "9", warehouse=path)
     run_cli("build", "--skip-validate", "--quiet", warehouse=path)
     # As an earlier version of the project left them: a column since dropped, a column not yet added.
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(build_file(path)))
     try:
         con.execute("alter table intermediate.int_ai_token_events_validated add column record_id varchar")
         con.execute("alter table intermediate.int_cases_rejected drop column orgs_fingerprint")
@@ -249,7 +248,7 @@ def test_tables_built_by_another_version_of_the_models_trigger_a_full_refresh(tm
     assert query(path, "select full_refresh, outcome from audit.build_runs order by started_at desc limit 1") == [
         (True, "success")
     ]
-    columns = query(path, "select table_name, column_name from information_schema.columns "
+    columns = query(build_file(path), "select table_name, column_name from information_schema.columns "
                           "where table_schema = 'intermediate' and column_name in ('record_id', 'orgs_fingerprint') "
                           "and table_name in ('int_ai_token_events_validated', 'int_cases_rejected')")  # fmt: skip
     assert sorted(columns) == [("int_cases_rejected", "orgs_fingerprint"), ("int_cases_rejected", "record_id")]
@@ -266,7 +265,7 @@ def test_ids_digested_by_another_engine_version_are_read_again_from_raw(tmp_path
     path = tmp_path / "w.duckdb"
     run_cli("demo", "--orgs", "4", "--months", "2", "--end-month", "2026-10", "--seed", "3", warehouse=path)
     run_cli("build", "--skip-validate", "--quiet", warehouse=path)
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(build_file(path)))
     try:
         for table in ("int_case_workitems_validated", "int_cases_validated"):
             con.execute(f"update intermediate.{table} set id_hash = id_hash + 1")
@@ -281,12 +280,12 @@ def test_ids_digested_by_another_engine_version_are_read_again_from_raw(tmp_path
                                      LATER)])  # fmt: skip
     done = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
     assert "full refresh" not in done.stderr
-    verdicts = query(path, "select queue_id = 'queue-resent', rejection_reason "
+    verdicts = query(build_file(path), "select queue_id = 'queue-resent', rejection_reason "
                            "from intermediate.int_case_workitems_validated "
                            f"where workitem_id = '{workitem_id}' order by 1")  # fmt: skip
     assert verdicts == [(False, "duplicate"), (True, None)]
     for table, column in (("int_case_workitems_validated", "workitem_id"), ("int_cases_validated", "case_id")):
-        assert query(path, f"select count(*) from intermediate.{table} where {column} is not null and "
+        assert query(build_file(path), f"select count(*) from intermediate.{table} where {column} is not null and "
                            f"id_hash <> cast(hash({column}) >> 1 as bigint)") == [(0,)]  # fmt: skip
     assert_equals_full_refresh(path, tmp_path, "digests of another engine version")
 

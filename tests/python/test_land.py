@@ -6,12 +6,12 @@ from pathlib import Path
 
 import duckdb
 
-from conftest import export_raw, query, run_cli
+from conftest import export_raw, query, raw_file, run_cli
 from overages.raw_contract import RAW_TABLES
 
 
 def _raw_rows(path: Path) -> dict[str, list[tuple]]:
-    return {table: query(path, f"select * from raw.{table} order by all") for table in RAW_TABLES}
+    return {table: query(raw_file(path), f"select * from raw.{table} order by all") for table in RAW_TABLES}
 
 
 def test_land_gives_the_same_raw_tables_and_marts(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OVERAGES, PROJECT_DIR, query, run_cli
+from conftest import OVERAGES, PROJECT_DIR, build_file, copy_warehouse, query, raw_file, run_cli
 
 MARTS = ("marts.fct_monthly_overages", "marts.fct_invoice_lines", "audit.rejected_rows")
 
@@ -53,7 +52,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_second_build_at_once_is_refused_and_nothing_is_corrupted(built: Path, tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
-    shutil.copy(built, path)
+    copy_warehouse(built, path)
     before = snapshot(path)
     first = start_build(path, "--full-refresh")
     try:
@@ -73,7 +72,7 @@ def test_a_second_build_at_once_is_refused_and_nothing_is_corrupted(built: Path,
 
 def test_a_build_killed_half_way_leaves_readable_marts_and_the_next_one_completes(built: Path, tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
-    shutil.copy(built, path)
+    copy_warehouse(built, path)
     before = snapshot(path)
     victim = start_build(path, "--full-refresh")
     wait_for_progress(victim, "int_ai_token_events_validated")
@@ -89,10 +88,10 @@ def test_a_build_killed_half_way_leaves_readable_marts_and_the_next_one_complete
 
 def test_build_runs_records_what_each_build_did(built: Path, tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
-    shutil.copy(built, path)
+    copy_warehouse(built, path)
     import duckdb
 
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(raw_file(path)))
     con.execute("insert into raw.ai_token_events select 'ev-new-' || i, 'org-00001', timestamp '2026-09-14 10:00:00', "
                 "2.5, 'copilot', timestamp '2026-12-01 00:00:00' from range(7) t(i)")  # fmt: skip
     con.close()
@@ -118,7 +117,7 @@ def test_status_shows_builds_and_freshness(built: Path) -> None:
     document = json.loads(run_cli("status", "--json", warehouse=built).stdout)
     assert document["builds"][0]["outcome"] == "success"
     by_table = {t["table"]: t for t in document["raw_tables"]}
-    (rows,) = query(built, "select count(*) from raw.cases")[0]
+    (rows,) = query(raw_file(built), "select count(*) from raw.cases")[0]
     assert by_table["raw.cases"]["rows"] == rows
     # The demo's rows landed weeks before today: stale past the 7-day error threshold.
     assert by_table["raw.cases"]["freshness"] == "error"
@@ -126,7 +125,7 @@ def test_status_shows_builds_and_freshness(built: Path) -> None:
 
 def test_progress_lines_count_nodes(built: Path, tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
-    shutil.copy(built, path)
+    copy_warehouse(built, path)
     done = run_cli("build", "--skip-validate", warehouse=path)
     steps = [line for line in done.stderr.splitlines() if line.startswith("   [")]
     assert len(steps) > 100
@@ -150,7 +149,7 @@ def test_tests_of_large_tables_check_every_row_unless_the_previous_build_succeed
     from overages.dbt_invoke import target_path
 
     path = tmp_path / "w.duckdb"
-    shutil.copy(built, path)
+    copy_warehouse(built, path)
     compiled = target_path(path) / "compiled" / "overages" / "models" / "intermediate" / "billing"
     not_null_sql = compiled / "int_cases_validated.yml" / "not_null_int_cases_validated_day_key.sql"
 
@@ -160,7 +159,7 @@ def test_tests_of_large_tables_check_every_row_unless_the_previous_build_succeed
 
     run_cli("build", "--skip-validate", "--quiet", warehouse=path)
     assert scoped() == (True, True)
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(build_file(path)))
     con.execute("update audit.build_runs set outcome = 'failed' "
                 "where started_at = (select max(started_at) from audit.build_runs)")  # fmt: skip
     con.close()

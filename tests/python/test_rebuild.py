@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import query, run_cli
+from conftest import build_file, query, run_cli
 
 MARTS = (
     "marts.fct_monthly_overages",
@@ -38,7 +38,7 @@ def test_through_month_cuts_the_horizon_and_keeps_later_rows(tmp_path: Path) -> 
     assert max(months) == "2026-09-01"
     # October's events are accepted (waiting for a later build), not rejected.
     (october_rejected,) = query(
-        path,
+        build_file(path),
         "select count(*) from audit.rejected_rows r join raw.ai_token_events e on r.record_id = e.event_id "
         "where e.occurred_at >= '2026-10-01' and r.reason not in ('duplicate', 'invalid_quantity', "
         "'missing_org', 'no_subscription')",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import raw_file, run_cli
 
 HOSTILE = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("x")'
@@ -31,7 +31,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
                  for org in ("org-hostile", "org-formula") for i in range(4000)]}  # fmt: skip
     import duckdb
 
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(raw_file(path)))
     for table, rows in con_rows.items():
         for row in rows:
             con.execute(f"insert into raw.{table} values ({', '.join('?' for _ in row)})", list(row))

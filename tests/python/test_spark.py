@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import PROJECT_DIR, export_raw, land_raw, run_cli
+from conftest import PROJECT_DIR, export_raw, land_raw, raw_file, run_cli
 from overages import demo
 from overages.raw_contract import RAW_TABLES
 from test_rules_fixture import RAW as RULES_RAW
@@ -42,7 +42,7 @@ COMPARED = {
 
 
 def _append(path: Path, tables: dict[str, pd.DataFrame]) -> None:
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(raw_file(path)))
     try:
         for name, frame in tables.items():
             columns = ", ".join(c.name for c in RAW_TABLES[name])
