@@ -125,6 +125,7 @@ class SparkBuildResult:
     summary: dict[str, Any]
     validation: Any | None
     warnings: list[str]
+    snapshot: publish.Snapshot | None = None
 
 
 def run_spark_build(
@@ -141,6 +142,7 @@ def run_spark_build(
     from overages import spark
 
     warnings: list[str] = []
+    started = runs.utc_now()
     home = spark.spark_home()
     home.mkdir(parents=True, exist_ok=True)
     with runs.build_lock(home):
@@ -168,8 +170,17 @@ def run_spark_build(
                 from overages.validation.runner import validate as run_checkpoint
 
                 report = run_checkpoint(con, PROJECT_DIR)
+            snapshot = None
+            if report is None or report.success:
+                # Readers of a Spark build read the same kind of snapshot as on DuckDB: what passed, in one file.
+                progress.step("publishing the snapshot readers open")
+                now = runs.utc_now()
+                snapshot = publish.publish(con, spark.published_path(), build_id=now.strftime("%Y%m%dT%H%M%S%f"),
+                                           built_at=started, published_at=now,
+                                           checkpoint="passed" if validate else "skipped",
+                                           through_month=through_month, full_refresh=full_refresh)  # fmt: skip
             return SparkBuildResult(full_refresh=full_refresh, raw_rows=landed, summary=summary.collect(con),
-                                    validation=report, warnings=warnings)  # fmt: skip
+                                    validation=report, warnings=warnings, snapshot=snapshot)  # fmt: skip
         finally:
             con.close()
 

@@ -284,7 +284,10 @@ def _build_on_spark(through_month: str | None, full_refresh: bool, skip_validate
             "raw_rows": result.raw_rows,
             "summary": result.summary,
             "validation": result.validation.as_json() if result.validation else None,
-        }
+            "published": None if result.snapshot is None else {
+                "path": str(result.snapshot.path), "build_id": result.snapshot.build_id,
+                "seconds": round(result.snapshot.seconds, 2), "bytes": result.snapshot.bytes},
+        }  # fmt: skip
         click.echo(json.dumps(document, indent=2, default=summary.json_default))
     else:
         click.echo(summary.render(result.summary, home, query_hint=False))
@@ -293,6 +296,9 @@ def _build_on_spark(through_month: str | None, full_refresh: bool, skip_validate
         if result.validation:
             click.echo("")
             click.echo(result.validation.render())
+        if result.snapshot:
+            click.echo(f"\nPublished the marts to {result.snapshot.path} in {result.snapshot.seconds:.1f} s: "
+                       "readers that connect now see them.")  # fmt: skip
     if result.validation and not result.validation.success:
         first = result.validation.failures[0]
         raise ValidationFailed(f"validation failed: {first.describe()}")

@@ -252,10 +252,11 @@ def write_snapshot(
             _copy_comments(con, schema, name)
             if count == len(relations) // 2:
                 pause_point("publish:writing-snapshot")
-        con.execute(
-            "update snapshot_file.audit.build_runs set outcome = 'success', published_at = ? where build_id = ?",
-            [published_at, build_id],
-        )
+        if ("audit", "build_runs") in relations:
+            con.execute(
+                "update snapshot_file.audit.build_runs set outcome = 'success', published_at = ? where build_id = ?",
+                [published_at, build_id],
+            )
         raw_tables = []
         for (name,) in con.execute(
             "select table_name from duckdb_tables() where database_name = current_database() "

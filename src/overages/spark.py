@@ -200,6 +200,12 @@ MIRRORED = (
 )
 
 
+def published_path() -> Path:
+    """The snapshot that readers of the Spark warehouse open (DuckDB, read-only), published after each build that
+    passed its checks, as on the DuckDB target."""
+    return spark_home() / "overages.duckdb"
+
+
 def mirror(folder: Path) -> Any:
     """The marts, audit and reference tables of the Spark warehouse, copied through parquet files in `folder`
     into an in-memory DuckDB under the same names, so that the Great Expectations checkpoint, the build

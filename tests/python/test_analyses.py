@@ -21,7 +21,9 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     path = folder / "demo.duckdb"
     run_cli("demo", "--orgs", "30", "--months", "3", "--seed", "12", warehouse=path)
     run_cli("build", "--skip-validate", "--quiet", warehouse=path)
-    env = {**os.environ, "WAREHOUSE_PATH": str(path), "DO_NOT_TRACK": "1"}
+    # Compiled against the published file, read-only (profiles.yml's duckdb_read_only), as a reader would.
+    env = {**os.environ, "WAREHOUSE_PATH": str(path), "DO_NOT_TRACK": "1", "DBT_TARGET": "duckdb_read_only",
+           "WAREHOUSE_DATABASE": path.stem}  # fmt: skip
     done = subprocess.run(
         [str(Path(sys.executable).with_name("dbt")), "compile", "--select", "path:analyses", "--quiet",
          "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR), "--target-path", str(folder / "t")],

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import PROJECT_DIR, run_cli
+from conftest import PROJECT_DIR, build_file, run_cli
 
 
 def test_dbt_unit_tests_pass(tmp_path: Path) -> None:
@@ -15,7 +15,7 @@ def test_dbt_unit_tests_pass(tmp_path: Path) -> None:
     run_cli("demo", "--orgs", "5", "--months", "1", warehouse=path)
     run_cli("build", warehouse=path)
     dbt = str(Path(sys.executable).with_name("dbt"))
-    env = {**os.environ, "WAREHOUSE_PATH": str(path), "DO_NOT_TRACK": "1"}
+    env = {**os.environ, "OVERAGES_BUILD_PATH": str(build_file(path)), "DO_NOT_TRACK": "1"}
     done = subprocess.run(
         [
             dbt,

@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import PROJECT_DIR, export_raw, land_raw, raw_file, run_cli
+from conftest import PROJECT_DIR, export_raw, land_raw, query, raw_file, run_cli
 from overages import demo
 from overages.raw_contract import RAW_TABLES
 from test_rules_fixture import RAW as RULES_RAW
@@ -166,6 +166,21 @@ def test_second_spark_build_was_incremental_and_saw_the_batch(second_batch: dict
     assert second_batch["full_refresh"] is False
     assert second_batch["summary"]["last_month"] == "2026-04-01"
     assert second_batch["summary"]["raw_rows"]["balanced"] is True
+
+
+def test_a_spark_build_publishes_a_snapshot_of_what_passed(
+    spark_env: dict[str, Path], second_batch: dict[str, object]
+) -> None:
+    published = spark_env["home"] / "overages.duckdb"
+    assert second_batch["published"]["path"] == str(published)
+    totals = "select count(*), sum(overage_amount), sum(billed_quantity) from "
+    exported = spark_env["base"] / "spark-second" / "fct_monthly_overages.parquet"
+    assert query(published, totals + "marts.fct_monthly_overages") == query(
+        published, totals + f"read_parquet('{exported}')"
+    )
+    assert query(published, "select build_id, checkpoint from audit.snapshot") == [
+        (second_batch["published"]["build_id"], "passed")
+    ]
 
 
 def test_incremental_spark_build_equals_a_full_refresh(
