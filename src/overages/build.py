@@ -19,6 +19,7 @@ class BuildResult:
     validation: Any | None  # overages.validation.runner.ValidationReport
     warnings: list[str]
     snapshot: publish.Snapshot | None = None  # None: nothing was published
+    up_to_date: str | None = None  # the published build that already holds what this build would compute
 
 
 def run_build(
@@ -29,6 +30,7 @@ def run_build(
     validate: bool,
     progress: Progress,
     keep_snapshots: int = publish.DEFAULT_KEEP,
+    force: bool = False,
 ) -> BuildResult:
     """Build the warehouse whose published snapshot is `path`: write the build file, check it (dbt's tests, then
     the Great Expectations checkpoint) and publish what passed. Raises OveragesError (or a subclass) with a
@@ -50,6 +52,13 @@ def run_build(
             if taken:
                 warnings.append(f"took over raw tables written into {path.name} directly: {', '.join(taken)}")
             landed = check_raw_contract(con)
+            digest = runs.inputs_digest(con, PROJECT_DIR, through_month)
+            current = None if full_refresh or force else _already_published(con, path, digest, validate)
+            if current is not None:
+                record = runs.BuildRecord(build_id=current, started_at=runs.utc_now(), through_month=through_month,
+                                          full_refresh=False, outcome="success")  # fmt: skip
+                return BuildResult(record=record, summary=summary.collect(con), validation=None, warnings=warnings,
+                                   up_to_date=current)  # fmt: skip
             if landed["org_subscriptions"] == 0:
                 warnings.append("raw.org_subscriptions is empty: no org can be billed, every usage row is rejected")
             # Tests of the large incremental tables check only the rows this build writes when every earlier
@@ -65,7 +74,8 @@ def run_build(
                 expected = runs.incremental_model_columns(PROJECT_DIR / "models")
                 full_refresh = _reshaped(runs.reshaped_models(expected, runs.built_columns(con, list(expected))),
                                          warnings)  # fmt: skip
-            record = runs.start(con, through_month, full_refresh)
+            drifted_tables = {name.split(".", 1)[1] for name in drifted}
+            record = runs.start(con, through_month, full_refresh, replaced=set(taken) | drifted_tables, digest=digest)
             publish.write_journal(path, runs.recent(con))
         finally:
             con.close()
@@ -81,6 +91,7 @@ def run_build(
             raise
         con = connect(work)
         try:
+            months = runs.changed_months(con, path)
             report = None
             if validate:
                 progress.step("validating the marts with Great Expectations")
@@ -91,11 +102,11 @@ def run_build(
                     first = report.failures[0]
                     more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
                     message = f"validation failed: {first.describe()}{more}; the previous snapshot stays published"
-                    runs.finish(con, record, "validation_failed", message)
+                    runs.finish(con, record, "validation_failed", message, months)
                     publish.write_journal(path, runs.recent(con))
                     return BuildResult(record=record, summary=summary.collect(con), validation=report,
                                        warnings=warnings)  # fmt: skip
-            runs.finish(con, record, "publishing")
+            runs.finish(con, record, "publishing", months=months)
             publish.pause_point("publish:before-snapshot")
             progress.step("publishing the snapshot readers open")
             published_at = runs.utc_now()
@@ -183,6 +194,18 @@ def run_spark_build(
                                     validation=report, warnings=warnings, snapshot=snapshot)  # fmt: skip
         finally:
             con.close()
+
+
+def _already_published(con: Any, path: Path, digest: str, validate: bool) -> str | None:
+    """The id of the published build when it was built from exactly these inputs (and checked, if this build
+    would be): then there is nothing to run."""
+    last = runs.last_published(con)
+    info = publish.snapshot_info(path)
+    if not last or not info or last["build_id"] != info["build_id"] or last["inputs_digest"] != digest:
+        return None
+    if validate and info["checkpoint"] != "passed":
+        return None
+    return str(info["build_id"])
 
 
 def _reshaped(models: list[str], warnings: list[str]) -> bool:

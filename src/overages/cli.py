@@ -192,6 +192,8 @@ def _spark_lock():  # noqa: ANN202 - a context manager
 )
 @click.option("--full-refresh", is_flag=True, help="Rebuild every table from scratch, not only the months touched.")
 @click.option("--skip-validate", is_flag=True, help="Leave out the Great Expectations checkpoint.")
+@click.option("--force", is_flag=True,
+              help="Run dbt and the checkpoint even when nothing changed since the published build.")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress lines: only warnings, errors and the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (the build record and summary).")
 @click.option("--keep-snapshots", type=click.IntRange(1, 1000), default=3, show_default=True,
@@ -204,6 +206,7 @@ def build(
     through_month: str | None,
     full_refresh: bool,
     skip_validate: bool,
+    force: bool,
     quiet: bool,
     as_json: bool,
     keep_snapshots: int,
@@ -230,11 +233,16 @@ def build(
         return
     path = resolve_path(warehouse)
     result = run_build(path, through_month=through_month, full_refresh=full_refresh, validate=not skip_validate,
-                       progress=progress, keep_snapshots=keep_snapshots)  # fmt: skip
+                       progress=progress, keep_snapshots=keep_snapshots, force=force)  # fmt: skip
     elapsed = time.perf_counter() - started
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     record = result.record
+    if result.up_to_date and not as_json:
+        click.echo(summary.render(result.summary, path))
+        click.echo(f"\nNothing new since build {result.up_to_date} ({elapsed:.1f} s): the raw tables, the reference "
+                   "data and the models are as that build read them, and its snapshot is published.")  # fmt: skip
+        return
     if as_json:
         document = {
             "warehouse": str(path),
@@ -242,6 +250,7 @@ def build(
             "build": record.as_json(),
             "summary": result.summary,
             "validation": result.validation.as_json() if result.validation else None,
+            "up_to_date": result.up_to_date,
             "published": None if result.snapshot is None else {
                 "path": str(result.snapshot.path), "build_id": result.snapshot.build_id,
                 "seconds": round(result.snapshot.seconds, 2), "bytes": result.snapshot.bytes},
@@ -249,9 +258,9 @@ def build(
         click.echo(json.dumps(document, indent=2, default=summary.json_default))
     else:
         click.echo(summary.render(result.summary, path))
-        rebuilt = ", ".join(record.months_rebuilt) or "none (nothing new landed)"
+        rebuilt = ", ".join(record.months_rebuilt) or "none (no billed figure changed)"
         click.echo(f"\nBuilt in {elapsed:.1f} s ({'full refresh' if record.full_refresh else 'incremental'}); "
-                   f"months rebuilt: {rebuilt}; raw rows landed since the previous build: "
+                   f"months changed: {rebuilt}; raw rows landed since the previous build: "
                    f"{record.rows_landed_since_previous:,}.")  # fmt: skip
         if result.validation:
             click.echo("")

@@ -41,7 +41,8 @@ create table if not exists audit.build_runs (
     rows_rejected bigint,
     rows_rejected_since_previous bigint,
     message varchar,
-    published_at timestamp
+    published_at timestamp,
+    inputs_digest varchar
 )
 """
 
@@ -139,6 +140,47 @@ def ensure_build_runs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists audit")
     con.execute(BUILD_RUNS_DDL)
     con.execute("alter table audit.build_runs add column if not exists published_at timestamp")
+    con.execute("alter table audit.build_runs add column if not exists inputs_digest varchar")
+
+
+# What a build's result depends on, besides the raw rows: the project's models, macros, seeds, tests and suites.
+PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests/dbt", "gx/expectations",
+                  "gx/checkpoints", "gx/validation_definitions")  # fmt: skip
+
+
+def inputs_digest(con: duckdb.DuckDBPyConnection, project: Path, through_month: str | None) -> str:
+    """A digest of everything a build reads: each raw table's columns, rows and latest _loaded_at, the project's
+    files, the horizon's arguments (through_month, and the month it is now, since the horizon never passes it)
+    and this package's version. Equal digests mean a build would compute what the last one did."""
+    import hashlib
+
+    from overages import __version__
+
+    digest = hashlib.sha256()
+    for part in (__version__, through_month or "", utc_now().strftime("%Y-%m")):
+        digest.update(f"{part}\0".encode())
+    for name in PROJECT_INPUTS:
+        root = project / name
+        for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
+            if path.is_file() and "uncommitted" not in path.parts:
+                digest.update(f"{path.relative_to(project)}\0".encode())
+                digest.update(path.read_bytes())
+    tables = con.execute(
+        "select table_name, string_agg(column_name || ' ' || data_type, ', ' order by column_index) "
+        "from duckdb_columns() where database_name = current_database() and schema_name = 'raw' group by 1 order by 1"
+    ).fetchall()
+    for table, columns in tables:
+        latest = "max(_loaded_at)" if " _loaded_at " in f" {columns.replace(', ', ' , ')} " else "null"
+        rows, loaded = con.execute(f'select count(*), cast({latest} as varchar) from raw."{table}"').fetchall()[0]
+        digest.update(f"{table}\0{columns}\0{rows}\0{loaded}\0".encode())
+    return digest.hexdigest()
+
+
+def last_published(con: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
+    """The latest build that published its snapshot, with the digest of its inputs."""
+    rows = con.execute("select build_id, inputs_digest, started_at from audit.build_runs where outcome = 'success' "
+                       "and published_at is not null order by started_at desc limit 1").fetchall()  # fmt: skip
+    return dict(zip(("build_id", "inputs_digest", "started_at"), rows[0], strict=True)) if rows else None
 
 
 def settle_unfinished(con: duckdb.DuckDBPyConnection, published: dict[str, object] | None) -> None:
@@ -170,25 +212,89 @@ def recent(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[str, ob
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
-def start(con: duckdb.DuckDBPyConnection, through_month: str | None, full_refresh: bool) -> BuildRecord:
-    """Record a build as running (settle_unfinished has settled the earlier ones)."""
+def start(
+    con: duckdb.DuckDBPyConnection,
+    through_month: str | None,
+    full_refresh: bool,
+    replaced: set[str] | None = None,
+    digest: str | None = None,
+) -> BuildRecord:
+    """Record a build as running (settle_unfinished has settled the earlier ones).
+
+    Rows landed since the previous published build: a table replaced since (`replaced`, or any table landed
+    with fewer rows than before) counts every row it holds, since each was landed anew; a table appended to
+    counts what it gained. Never negative.
+    """
     ensure_build_runs(con)
     started = utc_now()
     record = BuildRecord(build_id=started.strftime("%Y%m%dT%H%M%S%f"), started_at=started,
                          through_month=through_month, full_refresh=full_refresh)  # fmt: skip
     record.raw_rows = raw_row_counts(con)
-    previous = con.execute("select raw_rows, rows_rejected from audit.build_runs where outcome = 'success' "
-                           "order by started_at desc limit 1").fetchall()  # fmt: skip
+    previous = con.execute("select raw_rows, rows_rejected, started_at from audit.build_runs "
+                           "where outcome = 'success' order by started_at desc limit 1").fetchall()  # fmt: skip
     before = json.loads(previous[0][0]) if previous and previous[0][0] else {}
-    record.rows_landed_since_previous = sum(n - before.get(t, 0) for t, n in record.raw_rows.items())
+    replaced = set(replaced or ()) | landed_since(con, previous[0][2] if previous else None)
+    record.rows_landed_since_previous = sum(
+        n if table in replaced or n < before.get(table, 0) else n - before.get(table, 0)
+        for table, n in record.raw_rows.items()
+    )
     con.execute(
         "insert into audit.build_runs (build_id, started_at, outcome, through_month, full_refresh, raw_rows, "
-        "rows_landed_since_previous) values (?, ?, 'running', ?, ?, ?, ?)",
+        "rows_landed_since_previous, inputs_digest) values (?, ?, 'running', ?, ?, ?, ?, ?)",
         [record.build_id, record.started_at, through_month, full_refresh, json.dumps(record.raw_rows),
-         record.rows_landed_since_previous],
+         record.rows_landed_since_previous, digest],
     )  # fmt: skip
     record.previous_rows_rejected = previous[0][1] if previous else None
     return record
+
+
+def landed_since(con: duckdb.DuckDBPyConnection, since: datetime | None) -> set[str]:
+    """The raw tables that the project's own landings replaced after `since` (None: ever)."""
+    found = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
+                        "and schema_name = 'build_meta' and table_name = 'raw_tables'").fetchall()[0][0]  # fmt: skip
+    if not found:
+        return set()
+    rows = con.execute("select table_name from build_meta.raw_tables where ? is null or changed_at > ?",
+                       [since, since]).fetchall()  # fmt: skip
+    return {name for (name,) in rows}
+
+
+def changed_months(con: duckdb.DuckDBPyConnection, published: Path) -> list[str]:
+    """The billing months whose rows of marts.fct_monthly_overages differ (added, removed or changed) from the
+    published snapshot's: what this build changes for its readers. Every month when nothing is published."""
+    every = "select distinct cast(billing_month as varchar) from marts.fct_monthly_overages order by 1"
+    if not published.exists():
+        return [m[:7] for (m,) in con.execute(every).fetchall()]
+    path = str(published).replace("'", "''")
+    try:
+        con.execute(f"attach '{path}' as previous_snapshot (read_only)")
+    except duckdb.Error:
+        return [m[:7] for (m,) in con.execute(every).fetchall()]
+    try:
+        columns = [
+            [
+                c
+                for (c,) in con.execute(
+                    "select column_name from duckdb_columns() where database_name = ? and "
+                    "schema_name = 'marts' and table_name = 'fct_monthly_overages' "
+                    "order by column_index",
+                    [database],
+                ).fetchall()
+            ]  # fmt: skip
+            for database in (con.execute("select current_database()").fetchall()[0][0], "previous_snapshot")
+        ]
+        if not columns[1]:
+            return [m[:7] for (m,) in con.execute(every).fetchall()]
+        shared = ", ".join(f'"{c}"' for c in columns[0] if c in columns[1])
+        now = f"select {shared} from marts.fct_monthly_overages"
+        then = f"select {shared} from previous_snapshot.marts.fct_monthly_overages"
+        rows = con.execute(
+            f"select distinct cast(billing_month as varchar) from (({now} except all {then}) union all "
+            f"({then} except all {now})) order by 1"
+        ).fetchall()
+        return [m[:7] for (m,) in rows]
+    finally:
+        con.execute("detach previous_snapshot")
 
 
 def previous_build_failed(con: duckdb.DuckDBPyConnection) -> bool:
@@ -290,22 +396,20 @@ def drift_sql(table: str, model: str, watermark: str | None) -> str:
     """
 
 
-def months_rebuilt(con: duckdb.DuckDBPyConnection, since: datetime) -> list[str]:
-    """The months the incremental models wrote during this build."""
-    selects = " union ".join(
-        f"select month_key from intermediate.{model} where _batch_at >= ?" for model in INCREMENTAL_MODELS
-    )
-    rows = con.execute(f"select distinct month_key from ({selects}) order by 1", [since] * len(INCREMENTAL_MODELS))
-    return [m.isoformat()[:7] if m.year > 1 else "no timestamp" for (m,) in rows.fetchall()]
-
-
-def finish(con: duckdb.DuckDBPyConnection, record: BuildRecord, outcome: str, message: str | None = None) -> None:
-    """Complete the build's row: when it ended, how, what it rebuilt and rejected."""
+def finish(
+    con: duckdb.DuckDBPyConnection,
+    record: BuildRecord,
+    outcome: str,
+    message: str | None = None,
+    months: list[str] | None = None,
+) -> None:
+    """Complete the build's row: when it ended, how, which months it changed (changed_months) and what it
+    rejected."""
     record.ended_at = utc_now()
     record.outcome = outcome
     record.message = message
     if outcome not in ("failed", "publish_failed"):
-        record.months_rebuilt = months_rebuilt(con, record.started_at)
+        record.months_rebuilt = months or []
         record.rows_rejected = con.execute("select count(*) from audit.rejected_rows").fetchall()[0][0]
         previous = record.previous_rows_rejected
         record.rows_rejected_since_previous = None if previous is None else record.rows_rejected - previous

@@ -55,6 +55,19 @@ def open_reader(path: Path) -> duckdb.DuckDBPyConnection:
     return connect(path, read_only=True)
 
 
+def _example(con: duckdb.DuckDBPyConnection, table: str, column: str, key: str) -> str:
+    """A row of the column, to show what was landed (the row's id beside the value), or nothing."""
+    try:
+        found = con.execute(f'select cast("{key}" as varchar), cast("{column}" as varchar) from {RAW_SCHEMA}.{table} '
+                            f'where "{column}" is not null limit 1').fetchall()  # fmt: skip
+    except duckdb.Error:
+        return ""
+    if not found:
+        return ""
+    ident, value = (text if text is None or len(text) <= 40 else text[:37] + "..." for text in found[0])
+    return f" (e.g. {key} {ident!r}: {value!r})"
+
+
 def check_raw_contract(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Check that every raw table and column of the landing contract is there with a usable type.
 
@@ -80,6 +93,7 @@ def check_raw_contract(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             elif not column.accepts(data_type):
                 problems.append(
                     f"column {RAW_SCHEMA}.{table}.{column.name} is {data_type}, the contract wants a {column.family}"
+                    + _example(con, table, column.name, columns[0].name)
                 )
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

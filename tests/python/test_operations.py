@@ -126,13 +126,13 @@ def test_status_shows_builds_and_freshness(built: Path) -> None:
 def test_progress_lines_count_nodes(built: Path, tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     copy_warehouse(built, path)
-    done = run_cli("build", "--skip-validate", warehouse=path)
+    done = run_cli("build", "--skip-validate", "--force", warehouse=path)
     steps = [line for line in done.stderr.splitlines() if line.startswith("   [")]
     assert len(steps) > 100
     done_count, total = steps[-1].split("]")[0].strip(" [").split("/")
     assert done_count == total
     assert "-- building with dbt (incremental)" in done.stderr
-    quiet = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    quiet = run_cli("build", "--skip-validate", "--quiet", "--force", warehouse=path)
     assert quiet.stderr == ""
 
 
@@ -150,22 +150,72 @@ def test_tests_of_large_tables_check_every_row_unless_the_previous_build_succeed
 
     path = tmp_path / "w.duckdb"
     copy_warehouse(built, path)
-    compiled = target_path(path) / "compiled" / "overages" / "models" / "intermediate" / "billing"
+    compiled = target_path(build_file(path)) / "compiled" / "overages" / "models" / "intermediate" / "billing"
     not_null_sql = compiled / "int_cases_validated.yml" / "not_null_int_cases_validated_day_key.sql"
 
     def scoped() -> tuple[bool, bool]:
         unique_sql = next((compiled / "int_ai_token_events_validated.yml").glob("unique_combination_*event_id*.sql"))
         return "_batch_at = cast(" in unique_sql.read_text(), "_batch_at = cast(" in not_null_sql.read_text()
 
-    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    run_cli("build", "--skip-validate", "--quiet", "--force", warehouse=path)
     assert scoped() == (True, True)
     con = duckdb.connect(str(build_file(path)))
     con.execute("update audit.build_runs set outcome = 'failed' "
                 "where started_at = (select max(started_at) from audit.build_runs)")  # fmt: skip
     con.close()
-    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    run_cli("build", "--skip-validate", "--quiet", "--force", warehouse=path)
     assert scoped() == (False, False)
-    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    run_cli("build", "--skip-validate", "--quiet", "--force", warehouse=path)
     assert scoped() == (True, True)
     run_cli("build", "--skip-validate", "--quiet", "--full-refresh", warehouse=path)
     assert scoped() == (False, False)
+
+
+def _land_late_events(path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(raw_file(path)))
+    con.execute("insert into raw.ai_token_events select 'ev-late-' || i, 'org-0000' || (1 + i % 3), "
+                "timestamp '2026-08-03 10:00:00' + to_days(cast(i as integer)), 400, 'copilot', "
+                "timestamp '2026-12-01 00:00:00' from range(40) t(i)")  # fmt: skip
+    con.close()
+
+
+def _last_build(path: Path) -> tuple[str, str, int]:
+    return query(path, "select outcome, months_rebuilt, rows_landed_since_previous from audit.build_runs "
+                       "where outcome <> 'interrupted' order by started_at desc limit 1")[0]  # fmt: skip
+
+
+def test_a_catch_up_build_after_a_kill_records_what_an_uninterrupted_one_does(built: Path, tmp_path: Path) -> None:
+    calm, killed = tmp_path / "calm" / "w.duckdb", tmp_path / "killed" / "w.duckdb"
+    for path in (calm, killed):
+        copy_warehouse(built, path)
+        _land_late_events(path)
+    run_cli("build", "--skip-validate", "--quiet", warehouse=calm)
+    victim = start_build(killed)
+    wait_for_progress(victim, "int_token_usage_summed_to_months")  # the validated events are written by now
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=60)
+    run_cli("build", "--skip-validate", "--quiet", warehouse=killed)
+    expected = _last_build(calm)
+    assert expected[0] == "success" and expected[2] == 40
+    assert expected[1] and set(expected[1].split(", ")) <= {"2026-08", "2026-09"}
+    assert _last_build(killed) == expected
+    assert snapshot(killed) == snapshot(calm)
+
+
+def test_rows_landed_count_a_re_landing_and_are_never_negative(built: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    copy_warehouse(built, path)
+    (cases,) = query(raw_file(path), "select count(*) from raw.cases")[0]
+    run_cli("demo", "--orgs", "40", "--months", "3", "--seed", "9", warehouse=path)  # the same rows, landed again
+    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    (landed,) = query(path, "select rows_landed_since_previous from audit.build_runs order by started_at desc limit 1")[
+        0
+    ]
+    assert landed >= cases
+    run_cli("demo", "--orgs", "5", "--months", "1", "--seed", "9", warehouse=path)  # fewer rows than before
+    done = run_cli("build", "--skip-validate", "--json", warehouse=path)
+    document = json.loads(done.stdout)
+    (smaller,) = query(raw_file(path), "select count(*) from raw.ai_token_events")[0]
+    assert document["build"]["rows_landed_since_previous"] >= smaller > 0
