@@ -45,11 +45,18 @@ class BenchmarkFailed(SystemExit):
         super().__init__(1)
 
 
+def build_file(warehouse: Path) -> Path:
+    """Mirrors overages.publish.build_path: where raw data lands and builds write."""
+    return warehouse.parent / f"{warehouse.stem}.build" / warehouse.name
+
+
 def remove_warehouse(warehouse: Path) -> None:
-    """The file, its write-ahead log, the build lock and DuckDB's spill folder."""
+    """The published file, its build file and kept snapshots, write-ahead logs, the build lock, spill folders."""
     for suffix in ("", ".wal", ".build.lock"):
         warehouse.with_name(warehouse.name + suffix).unlink(missing_ok=True)
     shutil.rmtree(warehouse.with_name(warehouse.name + ".tmp"), ignore_errors=True)
+    for suffix in (".build", ".snapshots"):
+        shutil.rmtree(warehouse.parent / f"{warehouse.stem}{suffix}", ignore_errors=True)
 
 
 def measure(name: str, command: list[str], log: Path) -> dict:
@@ -89,7 +96,7 @@ def target_dir(warehouse: Path) -> Path:
 
 
 def slowest_nodes(warehouse: Path) -> list[dict]:
-    path = target_dir(warehouse) / "run_results.json"
+    path = target_dir(build_file(warehouse)) / "run_results.json"
     if not path.exists():
         return []
     results = json.loads(path.read_text())["results"]
@@ -119,7 +126,7 @@ def machine() -> dict:
 
 
 def row_counts(warehouse: Path) -> dict:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = duckdb.connect(str(build_file(warehouse)), read_only=True)
     try:
         raw = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
                for t in ("ai_token_events", "cases", "case_workitems", "org_subscriptions", "wallboard_accounts",
@@ -160,9 +167,13 @@ def render(doc: dict) -> str:
     ]
     notes = {
         "land": "benchmarks/land.py (DuckDB SQL)",
-        "full build": f"`overages build --full-refresh`; months rebuilt: {', '.join(doc['months_full'])}",
+        "full build": "`overages build --full-refresh`, checkpoint and publication included",
+        "full build, --skip-validate": "the same without the checkpoint",
         "land one more day": "benchmarks/land.py --one-more-day",
-        "incremental build": f"`overages build`; months rebuilt: {', '.join(doc['months_incremental'])}",
+        "incremental build": f"`overages build`; months changed: {', '.join(doc['months_incremental'])}",
+        "land another day": "benchmarks/land.py --one-more-day",
+        "incremental build, --skip-validate": "the same without the checkpoint",
+        "build with nothing new": "`overages build` again: nothing to run",
         "floor": "benchmarks/floor.sql, one DuckDB script, no dbt",
     }
     for name, step in steps.items():
@@ -174,8 +185,17 @@ def render(doc: dict) -> str:
         "| ratio | value | target | met |",
         "| --- | ---: | ---: | --- |",
         f"| full build / floor | {r['full_over_floor']:.2f} | <= 1.5 | {'yes' if r['full_over_floor'] <= 1.5 else 'no'} |",
-        f"| incremental day / full build | {r['incremental_over_full']:.3f} | < 0.1 | "
-        f"{'yes' if r['incremental_over_full'] < 0.1 else 'no'} |",
+        f"| incremental day / full build | {r['incremental_over_full']:.3f} | < 0.2 (with checkpoint) | "
+        f"{'yes' if r['incremental_over_full'] < 0.2 else 'no'} |",
+        f"| full build / floor, --skip-validate | {r.get('full_skip_validate_over_floor', 0):.2f} | | |",
+        f"| incremental / full, --skip-validate | {r.get('incremental_skip_validate_over_full', 0):.3f} | < 0.1 | "
+        f"{'yes' if r.get('incremental_skip_validate_over_full', 1) < 0.1 else 'no'} |",
+        f"| checkpoint's share of the full build | {r.get('checkpoint_share_of_full', 0):.3f} | <= 0.1 | "
+        f"{'yes' if r.get('checkpoint_share_of_full', 1) <= 0.1 else 'no'} |",
+        "",
+        "Publication (the snapshot readers open): "
+        + "; ".join(f"{k} build {v['seconds']} s, {v['bytes'] / 2**20:,.1f} MiB" for k, v in
+                    (doc.get("publishing") or {}).items() if v),  # fmt: skip
         "",
         "Floor vs dbt (after the incremental build): "
         f"fct_monthly_overages {'equal' if c['fct_monthly_overages']['equal'] else 'DIFFERENT'} "
@@ -217,8 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     stem = warehouse.stem
     py = str(VENV_BIN / "python")
     resources = ["--memory-limit", args.memory_limit] + (["--threads", str(args.threads)] if args.threads else [])
-    build = [str(OVERAGES), "build", "--warehouse", str(warehouse), "--skip-validate", "--quiet", "--json", *resources]
-    land = [py, str(HERE / "land.py"), "--warehouse", str(warehouse), *resources]
+    # The command a schedule runs (with its checkpoint), and the same without it.
+    build = [str(OVERAGES), "build", "--warehouse", str(warehouse), "--quiet", "--json", *resources]
+    skip = [*build, "--skip-validate"]
+    work = build_file(warehouse)
+    work.parent.mkdir(parents=True, exist_ok=True)
+    land = [py, str(HERE / "land.py"), "--warehouse", str(work), *resources]
 
     steps = []
     land_cmd = land + ["--events", str(args.events), "--months", str(args.months)]
@@ -227,35 +251,46 @@ def main(argv: list[str] | None = None) -> int:
     steps.append(measure("land", land_cmd, logs / f"{stem}-land.log"))
     counts_full = row_counts(warehouse)
 
-    full = measure("full build", build + ["--full-refresh"], logs / f"{stem}-full.log")
-    full_doc = json_tail(full["stdout"])
-    if full_doc["build"]["outcome"] != "success":
-        raise BenchmarkFailed(f"full build outcome {full_doc['build']['outcome']}: {full_doc['build']['message']}")
-    steps.append(full)
+    def built(name: str, command: list[str], log: str) -> dict:
+        step = measure(name, command, logs / f"{stem}-{log}.log")
+        document = json_tail(step["stdout"])
+        if document["build"]["outcome"] != "success":
+            raise BenchmarkFailed(f"{name}: outcome {document['build']['outcome']}: {document['build']['message']}")
+        step["document"] = document
+        steps.append(step)
+        return step
+
+    full = built("full build", [*build, "--full-refresh"], "full")
+    full_doc = full["document"]
+    full_skip = built("full build, --skip-validate", [*skip, "--full-refresh"], "full-skip")
     slowest_full = slowest_nodes(warehouse)
 
     day = measure("land one more day", land + ["--one-more-day"], logs / f"{stem}-day.log")
     steps.append(day)
     day_rows = json_tail(day["stdout"])["rows"]
-
-    inc = measure("incremental build", build, logs / f"{stem}-incremental.log")
-    inc_doc = json_tail(inc["stdout"])
-    if inc_doc["build"]["outcome"] != "success":
-        raise BenchmarkFailed(f"incremental build outcome {inc_doc['build']['outcome']}")
-    steps.append(inc)
+    inc = built("incremental build", build, "incremental")
+    inc_doc = inc["document"]
     slowest_incremental = slowest_nodes(warehouse)
+    steps.append(measure("land another day", land + ["--one-more-day"], logs / f"{stem}-day2.log"))
+    inc_skip = built("incremental build, --skip-validate", skip, "incremental-skip")
+    nothing = built("build with nothing new", build, "nothing-new")
+    if not nothing["document"].get("up_to_date"):
+        raise BenchmarkFailed("a build with nothing new landed ran dbt")
 
-    floor = measure("floor", [py, str(HERE / "floor.py"), "--warehouse", str(warehouse), *resources],
+    floor = measure("floor", [py, str(HERE / "floor.py"), "--warehouse", str(work), *resources],
                     logs / f"{stem}-floor.log")  # fmt: skip
     steps.append(floor)
 
-    compared = measure("compare", [py, str(HERE / "floor.py"), "--warehouse", str(warehouse), "--compare"],
+    compared = measure("compare", [py, str(HERE / "floor.py"), "--warehouse", str(work), "--compare"],
                        logs / f"{stem}-compare.log")  # fmt: skip
     comparison = json_tail(compared["stdout"])
     counts_final = row_counts(warehouse)
+    publishing = {name: step["document"].get("published") for name, step in
+                  (("full", full), ("incremental", inc))}  # fmt: skip
 
     for step in steps:
         step.pop("stdout", None)
+        step.pop("document", None)
     doc = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join(["python", "benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]),
@@ -269,8 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         "months_incremental": inc_doc["build"]["months_rebuilt"],
         "ratios": {
             "full_over_floor": round(full["seconds"] / floor["seconds"], 3),
+            "full_skip_validate_over_floor": round(full_skip["seconds"] / floor["seconds"], 3),
             "incremental_over_full": round(inc["seconds"] / full["seconds"], 4),
+            "incremental_skip_validate_over_full": round(inc_skip["seconds"] / full_skip["seconds"], 4),
+            "checkpoint_share_of_full": round((full["seconds"] - full_skip["seconds"]) / full["seconds"], 3),
         },
+        "publishing": publishing,
         "counts_full": counts_full,
         "day_rows": day_rows,
         "counts_final": counts_final,

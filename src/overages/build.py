@@ -75,7 +75,8 @@ def run_build(
                 full_refresh = _reshaped(runs.reshaped_models(expected, runs.built_columns(con, list(expected))),
                                          warnings)  # fmt: skip
             drifted_tables = {name.split(".", 1)[1] for name in drifted}
-            record = runs.start(con, through_month, full_refresh, replaced=set(taken) | drifted_tables, digest=digest)
+            record = runs.start(con, through_month, full_refresh, replaced=drifted_tables - set(taken), digest=digest,
+                                new_rows=taken)  # fmt: skip
             publish.write_journal(path, runs.recent(con))
         finally:
             con.close()

@@ -100,9 +100,10 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> str:
     return f"{rows}:{digest}"
 
 
-def take_over_published_raw(con: duckdb.DuckDBPyConnection, published: Path, when: datetime) -> list[str]:
+def take_over_published_raw(con: duckdb.DuckDBPyConnection, published: Path, when: datetime) -> dict[str, int]:
     """Copy into the build file every raw table that was written into the published file since it was published
-    (or that a warehouse of the single-file layout holds); returns their names.
+    (or that a warehouse of the single-file layout holds); returns their names, each with the rows it holds that
+    the build file's copy did not (the rows landed since).
 
     A raw table that the snapshot itself carried, unchanged since, is left alone: its fingerprint (row count and
     a digest of every row) is recorded in the snapshot's audit.snapshot_raw_tables.
@@ -125,7 +126,7 @@ def take_over_published_raw(con: duckdb.DuckDBPyConnection, published: Path, whe
             ).fetchall()
         ]
         if not names:
-            return []
+            return {}
         recorded: dict[str, str | None] = {}
         has_record = con.execute(
             "select count(*) from duckdb_tables() where database_name = 'published_file' and schema_name = 'audit' "
@@ -141,17 +142,30 @@ def take_over_published_raw(con: duckdb.DuckDBPyConnection, published: Path, whe
             ).fetchall()
         )
         written = datetime.fromtimestamp(published.stat().st_mtime, UTC).replace(tzinfo=None)
-        taken = []
+        taken: dict[str, int] = {}
         con.execute("create schema if not exists raw")
+        existing = {
+            name
+            for (name,) in con.execute(
+                "select table_name from duckdb_tables() where database_name = current_database() "
+                "and schema_name = 'raw'"
+            ).fetchall()
+        }
         for name in names:
             if name in landed and landed[name] >= written:
                 continue  # the project's own landing replaced this table after the published file was last written
             fingerprint = _fingerprint(con, f'published_file.raw."{name}"')
             if recorded.get(name) == fingerprint:
                 continue  # what the snapshot carried, untouched since
+            source = f'published_file.raw."{name}"'
+            new_rows = con.execute(
+                f'select count(*) from (select * from {source} except all select * from raw."{name}")'
+                if name in existing
+                else f"select count(*) from {source}"
+            ).fetchall()[0][0]
             con.execute("begin transaction")
             try:
-                con.execute(f'create or replace table raw."{name}" as select * from published_file.raw."{name}"')
+                con.execute(f'create or replace table raw."{name}" as select * from {source}')
                 con.execute(
                     f"insert or replace into {META_SCHEMA}.raw_tables values (?, 'published', ?, ?)",
                     [name, fingerprint, when],
@@ -160,7 +174,7 @@ def take_over_published_raw(con: duckdb.DuckDBPyConnection, published: Path, whe
                 con.execute("rollback")
                 raise
             con.execute("commit")
-            taken.append(name)
+            taken[name] = new_rows
         return taken
     finally:
         con.execute("detach published_file")

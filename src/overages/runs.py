@@ -180,6 +180,10 @@ def last_published(con: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
     """The latest build that published its snapshot, with the digest of its inputs."""
     rows = con.execute("select build_id, inputs_digest, started_at from audit.build_runs where outcome = 'success' "
                        "and published_at is not null order by started_at desc limit 1").fetchall()  # fmt: skip
+    later = rows and con.execute("select count(*) from audit.build_runs where started_at > ? "
+                                 "and outcome not in ('rolled_back')", [rows[0][2]]).fetchall()[0][0]  # fmt: skip
+    if later:  # a build since did not finish or did not pass: the build file is not the published build's
+        return None
     return dict(zip(("build_id", "inputs_digest", "started_at"), rows[0], strict=True)) if rows else None
 
 
@@ -218,12 +222,14 @@ def start(
     full_refresh: bool,
     replaced: set[str] | None = None,
     digest: str | None = None,
+    new_rows: dict[str, int] | None = None,
 ) -> BuildRecord:
     """Record a build as running (settle_unfinished has settled the earlier ones).
 
-    Rows landed since the previous published build: a table replaced since (`replaced`, or any table landed
-    with fewer rows than before) counts every row it holds, since each was landed anew; a table appended to
-    counts what it gained. Never negative.
+    Rows landed since the previous published build: `new_rows` where they were counted (raw tables taken over
+    from the published file: the rows not in the build file's copy); a table replaced since (`replaced`, or
+    any table with fewer rows than before) counts every row it holds, since each was landed anew; a table
+    appended to counts what it gained. Never negative.
     """
     ensure_build_runs(con)
     started = utc_now()
@@ -234,10 +240,12 @@ def start(
                            "where outcome = 'success' order by started_at desc limit 1").fetchall()  # fmt: skip
     before = json.loads(previous[0][0]) if previous and previous[0][0] else {}
     replaced = set(replaced or ()) | landed_since(con, previous[0][2] if previous else None)
+    counted = new_rows or {}
     record.rows_landed_since_previous = sum(
-        n if table in replaced or n < before.get(table, 0) else n - before.get(table, 0)
+        counted[table] if table in counted
+        else n if table in replaced or n < before.get(table, 0) else n - before.get(table, 0)
         for table, n in record.raw_rows.items()
-    )
+    )  # fmt: skip
     con.execute(
         "insert into audit.build_runs (build_id, started_at, outcome, through_month, full_refresh, raw_rows, "
         "rows_landed_since_previous, inputs_digest) values (?, ?, 'running', ?, ?, ?, ?, ?)",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import query, run_cli
+from conftest import query, raw_file, run_cli
 
 ALL_REASONS = {
     "missing_id",
@@ -52,7 +52,7 @@ def test_every_raw_row_is_accounted_for(demo_warehouse: tuple[Path, str]) -> Non
     for table, landed, accepted, rejected in query(
         path, "select source_table, rows_landed, rows_accepted, rows_rejected from audit.raw_reconciliation"
     ):
-        (raw_count,) = query(path, f"select count(*) from raw.{table}")[0]
+        (raw_count,) = query(raw_file(path), f"select count(*) from raw.{table}")[0]
         assert landed == raw_count == accepted + rejected, table
         assert rejected > 0, table
 
@@ -85,7 +85,7 @@ def test_demo_is_deterministic_for_a_seed(tmp_path: Path) -> None:
         run_cli("demo", "--orgs", "15", "--months", "2", "--seed", "5" if name != "c" else "6", warehouse=path)
         digests.append(
             query(
-                path,
+                raw_file(path),
                 "select count(*), sum(hash(event_id, org_id, occurred_at, tokens, _loaded_at)) "
                 "from raw.ai_token_events",
             )[0]

@@ -242,7 +242,7 @@ def test_tables_built_by_another_version_of_the_models_trigger_a_full_refresh(tm
         con.execute("alter table intermediate.int_cases_rejected drop column orgs_fingerprint")
     finally:
         con.close()
-    done = run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    done = run_cli("build", "--skip-validate", "--quiet", "--force", warehouse=path)
     assert ("int_ai_token_events_validated, int_cases_rejected built by another version of the project "
             "(its columns differ): this build is a full refresh") in done.stderr  # fmt: skip
     assert query(path, "select full_refresh, outcome from audit.build_runs order by started_at desc limit 1") == [
@@ -254,7 +254,7 @@ def test_tables_built_by_another_version_of_the_models_trigger_a_full_refresh(tm
     assert sorted(columns) == [("int_cases_rejected", "orgs_fingerprint"), ("int_cases_rejected", "record_id")]
     assert_equals_full_refresh(path, tmp_path, "reshaped")
     # Built by this version: the next build is incremental again.
-    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    run_cli("build", "--skip-validate", "--quiet", "--force", warehouse=path)
     assert query(path, "select full_refresh from audit.build_runs order by started_at desc limit 1") == [(False,)]
 
 

@@ -45,8 +45,8 @@ def test_land_takes_a_folder_of_files_and_casts_to_the_contract(tmp_path: Path) 
     events.unlink()
     folder.rename(events)
     run_cli("land", str(tmp_path / "files"), warehouse=target)
-    assert query(target, "select data_type from information_schema.columns where table_name = 'ai_token_events' "
-                         "and column_name = 'tokens'") == [("DECIMAL(18,6)",)]  # fmt: skip
+    assert query(raw_file(target), "select data_type from information_schema.columns where table_name = "
+                                   "'ai_token_events' and column_name = 'tokens'") == [("DECIMAL(18,6)",)]  # fmt: skip
     assert _raw_rows(target) == _raw_rows(source)
 
 

@@ -122,7 +122,7 @@ def wait_for(marker: Path, process: subprocess.Popen[str], timeout: float = 300)
 def paused_build(path: Path, point: str, marker: Path, seconds: float = 300) -> subprocess.Popen[str]:
     env = {**os.environ, "DO_NOT_TRACK": "1", "WAREHOUSE_PATH": str(path), "OVERAGES_TEST_PAUSE_AT": point,
            "OVERAGES_TEST_PAUSE_FILE": str(marker), "OVERAGES_TEST_PAUSE_SECONDS": str(seconds)}  # fmt: skip
-    process = subprocess.Popen([OVERAGES, "build", "--quiet"], env=env, stdout=subprocess.PIPE,
+    process = subprocess.Popen([OVERAGES, "build", "--quiet", "--force"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     wait_for(marker, process)
     return process

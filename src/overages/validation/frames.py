@@ -171,14 +171,23 @@ def nothing_lost(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per raw table: rows landed (counted in raw), accepted and rejected; and per rejection reason, its rows.
 
     A mirror of a Spark warehouse (overages.spark.mirror) has no raw tables: it carries their counts, made
-    on Spark, in main.raw_row_counts.
+    on Spark, in main.raw_row_counts; a published snapshot carries the counts its build read.
     """
     mirrored = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'main' and table_name = 'raw_row_counts'"
     ).fetchall()[0][0]
+    # A published snapshot (overages.publish) has the counts its build read in audit.snapshot_raw_tables.
+    published = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'audit' "
+        "and table_name = 'snapshot_raw_tables'"
+    ).fetchall()[0][0]
+    listed = ", ".join(f"'{table}'" for table in RAW_TABLES)
     counts = (
         "select source_table, rows_landed from main.raw_row_counts"
         if mirrored
+        else f"select table_name as source_table, rows_landed from audit.snapshot_raw_tables where table_name in "
+        f"({listed})"
+        if published
         else " union all ".join(
             f"select '{table}' as source_table, count(*) as rows_landed from raw.{table}" for table in RAW_TABLES
         )
