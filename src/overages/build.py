@@ -9,7 +9,7 @@ from typing import Any
 from overages import dbt_invoke, runs, summary
 from overages.errors import OveragesError
 from overages.progress import Progress
-from overages.warehouse import PROJECT_DIR, check_raw_contract, connect
+from overages.warehouse import PROJECT_DIR, check_raw_contract, connect, create_missing_optional_tables
 
 
 @dataclass
@@ -37,6 +37,10 @@ def run_build(
         landed = check_raw_contract(path)
         if landed["org_subscriptions"] == 0:
             warnings.append("raw.org_subscriptions is empty: no org can be billed, every usage row is rejected")
+        created = create_missing_optional_tables(path)
+        if created:
+            progress.step(f"note: no {', '.join(f'raw.{t}' for t in created)} landed (overages extract genesys "
+                          "lands them): created empty, so the billing reconciliation is empty")  # fmt: skip
         con = connect(path)
         try:
             # Tests of the large incremental tables check only the rows this build writes when every earlier

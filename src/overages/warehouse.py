@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from overages.errors import OveragesError
-from overages.raw_contract import RAW_SCHEMA, RAW_TABLES
+from overages.raw_contract import ALL_RAW_TABLES, OPTIONAL_RAW_TABLES, RAW_SCHEMA, create_table_sql
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_WAREHOUSE = PROJECT_DIR / "warehouse" / "overages.duckdb"
@@ -16,7 +16,7 @@ DEFAULT_WAREHOUSE = PROJECT_DIR / "warehouse" / "overages.duckdb"
 
 # DuckDB names a database after its file; a file named like one of the warehouse's schemas makes every
 # reference to that schema ambiguous ("raw.cases": the database raw, or the schema raw?).
-RESERVED_NAMES = ("raw", "reference", "staging", "intermediate", "marts", "audit", "main", "floor")
+RESERVED_NAMES = ("raw", "reference", "staging", "intermediate", "marts", "audit", "main", "floor", "extract")
 
 
 def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -45,9 +45,10 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
 
 
 def check_raw_contract(path: Path) -> dict[str, int]:
-    """Check that every raw table and column of SPEC section 2 is there with a usable type.
+    """Check that every raw table and column of SPEC section 2 is there with a usable type, and that an optional
+    raw table (raw_contract.OPTIONAL_RAW_TABLES), where there is one, has its columns too.
 
-    Returns the row count of each raw table. Raises OveragesError naming the first problem.
+    Returns the row count of each raw table present. Raises OveragesError naming the first problem.
     """
     if not path.exists():
         raise OveragesError(
@@ -65,8 +66,10 @@ def check_raw_contract(path: Path) -> dict[str, int]:
         for table, column, data_type in rows:
             landed.setdefault(table, {})[column.lower()] = data_type
         problems = []
-        for table, columns in RAW_TABLES.items():
+        for table, columns in ALL_RAW_TABLES.items():
             if table not in landed:
+                if table in OPTIONAL_RAW_TABLES:
+                    continue
                 problems.append(f"table {RAW_SCHEMA}.{table} is missing")
                 continue
             for column in columns:
@@ -85,7 +88,27 @@ def check_raw_contract(path: Path) -> dict[str, int]:
                 "see SPEC.md section 2 or README 'Your own data'"
             )
         return {
-            table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0] for table in RAW_TABLES
+            table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0]
+            for table in ALL_RAW_TABLES
+            if table in landed
         }
+    finally:
+        con.close()
+
+
+def create_missing_optional_tables(path: Path) -> list[str]:
+    """Create, empty and with the contract's columns, each optional raw table the warehouse lacks (a warehouse
+    that never extracted from Genesys Cloud's API), so the models that read them build; returns their names."""
+    con = connect(path)
+    try:
+        present = {row[0] for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [RAW_SCHEMA]
+    ).fetchall()}  # fmt: skip
+        missing = [table for table in OPTIONAL_RAW_TABLES if table not in present]
+        if missing:
+            con.execute(f"create schema if not exists {RAW_SCHEMA}")
+            for table in missing:
+                con.execute(create_table_sql(table, replace=False))
+        return missing
     finally:
         con.close()
