@@ -37,7 +37,7 @@ REJECTION_REASONS = [
     "contract_currency_mismatch", "unknown_case",
 ]  # fmt: skip
 RAW_TABLES = ["org_subscriptions", "wallboard_accounts", "ai_token_events", "cases", "case_workitems",
-              "contract_rates"]  # fmt: skip
+              "contract_rates", "genesys_billing_charges", "genesys_invoice_lines"]  # fmt: skip
 
 _IN_FORCE_TODAY = "valid_from <= current_date and (valid_to is null or valid_to > current_date)"
 
@@ -176,11 +176,15 @@ def nothing_lost(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     mirrored = con.execute(
         "select count(*) from information_schema.tables where table_schema = 'main' and table_name = 'raw_row_counts'"
     ).fetchall()[0][0]
+    present = {row[0] for row in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}  # fmt: skip
     counts = (
         "select source_table, rows_landed from main.raw_row_counts"
         if mirrored
         else " union all ".join(
-            f"select '{table}' as source_table, count(*) as rows_landed from raw.{table}" for table in RAW_TABLES
+            f"select '{table}' as source_table, count(*) as rows_landed from raw.{table}"
+            for table in RAW_TABLES
+            if table in present
         )
     )
     frame = _frame(
