@@ -53,8 +53,8 @@ PERMISSIONS: dict[str, str] = {
     "case query job": "caseManagement:queryJob:add",
     "case query job status": "caseManagement:queryJob:view",
     "case query results": "caseManagement:queryJobResults:view",
-    "case stages": "caseManagement:case:view",
-    "case steps": "caseManagement:case:view",
+    "case stages": "caseManagement:stage:view",
+    "case steps": "caseManagement:step:view",
     "workitem": "workitems:workitem:view",
 }
 

@@ -189,6 +189,7 @@ MIRRORED = (
     "marts.dim_org_months",
     "marts.fct_month_to_date_projections",
     "marts.focus_charges",
+    "marts.fct_billing_reconciliation",
     "audit.rejected_rows",
     "audit.raw_reconciliation",
     "reference.ref_features",

@@ -211,12 +211,22 @@ def nothing_lost(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return frame
 
 
+def billing_reconciliation(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """fct_billing_reconciliation: our figures beside what Genesys bills (empty where the mart is not built)."""
+    found = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                        "and table_name = 'fct_billing_reconciliation'").fetchall()[0][0]  # fmt: skip
+    if not found:
+        return pd.DataFrame({"org_id": [], "billing_month": [], "feature": [], "currency": [], "status": []})
+    return _frame(con, "select * from marts.fct_billing_reconciliation order by org_id, billing_month, feature")
+
+
 FRAMES: dict[str, Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]] = {
     "reference_data": reference_data,
     "price_consistency": price_consistency,
     "monthly_overages": monthly_overages,
     "invoice_totals": invoice_totals,
     "nothing_lost": nothing_lost,
+    "billing_reconciliation": billing_reconciliation,
 }
 
 
