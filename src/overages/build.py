@@ -119,6 +119,9 @@ def run_spark_build(
         landed = spark.check_raw_contract()
         if landed["org_subscriptions"] == 0:
             warnings.append("raw.org_subscriptions is empty: no org can be billed, every usage row is rejected")
+        created = spark.create_missing_optional_tables()
+        if created:
+            progress.step(f"note: no {', '.join(f'raw.{t}' for t in created)} landed: created empty")
         drifted = [] if full_refresh else spark.incremental_drift()
         if drifted:
             full_refresh = True
