@@ -52,6 +52,8 @@
         'cases': {'model': 'int_cases_rejected', 'reason': 'reason'},
         'case_workitems': {'model': 'int_case_workitems_rejected', 'reason': 'reason'},
         'contract_rates': {'model': 'int_contract_rates_validated', 'reason': 'rejection_reason'},
+        'genesys_billing_charges': {'model': 'int_billing_charges_validated', 'reason': 'rejection_reason'},
+        'genesys_invoice_lines': {'model': 'int_invoice_lines_validated', 'reason': 'rejection_reason'},
     }) }}
 {%- endmacro %}
 
@@ -65,6 +67,8 @@
         'cases': 'int_cases_validated',
         'case_workitems': 'int_case_workitems_validated',
         'contract_rates': 'int_contract_rates_validated',
+        'genesys_billing_charges': 'int_billing_charges_validated',
+        'genesys_invoice_lines': 'int_invoice_lines_validated',
     }) }}
 {%- endmacro %}
 

@@ -9,7 +9,7 @@ from typing import Any
 from overages import dbt_invoke, publish, runs, summary
 from overages.errors import OveragesError
 from overages.progress import Progress
-from overages.warehouse import PROJECT_DIR, check_raw_contract, connect
+from overages.warehouse import PROJECT_DIR, check_raw_contract, connect, create_missing_optional_tables
 
 
 @dataclass
@@ -52,6 +52,10 @@ def run_build(
             if taken:
                 warnings.append(f"took over raw tables written into {path.name} directly: {', '.join(taken)}")
             landed = check_raw_contract(con)
+            created = create_missing_optional_tables(con)
+            if created:
+                progress.step(f"note: no {', '.join(f'raw.{t}' for t in created)} landed (overages extract genesys "
+                              "lands them): created empty, so the billing reconciliation is empty")  # fmt: skip
             digest = runs.inputs_digest(con, PROJECT_DIR, through_month)
             current = None if full_refresh or force else _already_published(con, path, digest, validate)
             if current is not None:
@@ -162,6 +166,9 @@ def run_spark_build(
         landed = spark.check_raw_contract()
         if landed["org_subscriptions"] == 0:
             warnings.append("raw.org_subscriptions is empty: no org can be billed, every usage row is rejected")
+        created = spark.create_missing_optional_tables()
+        if created:
+            progress.step(f"note: no {', '.join(f'raw.{t}' for t in created)} landed: created empty")
         drifted = [] if full_refresh else spark.incremental_drift()
         if drifted:
             full_refresh = True

@@ -124,10 +124,14 @@ def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: in
 
 
 def _land_in_duckdb(
-    warehouse: str | None, land_rows: Callable[[duckdb.DuckDBPyConnection], dict[str, int]]
+    warehouse: str | None,
+    land_rows: Callable[[duckdb.DuckDBPyConnection], dict[str, int]],
+    *,
+    replaces: bool = True,
 ) -> tuple[str, dict[str, int]]:
     """Land into the warehouse's build file (created when missing) under the build lock, so that no build reads
-    a raw table while it is replaced; says where, and returns rows landed per table."""
+    a raw table while it is replaced (replaces: the landing replaces its tables, rather than appending to them);
+    says where, and returns rows landed per table."""
     from overages import publish, runs
 
     path = resolve_path(warehouse)
@@ -137,7 +141,7 @@ def _land_in_duckdb(
         con = connect(work)
         try:
             counts = land_rows(con)
-            publish.mark_landed(con, list(counts), runs.utc_now())
+            publish.mark_landed(con, list(counts), runs.utc_now(), replaced=replaces)
             return f"{work} (the build file of {path.name})", counts
         finally:
             con.close()
@@ -171,6 +175,85 @@ def land(warehouse: str | None, target: str, folder: str) -> None:
 
         where, counts = _land_in_duckdb(warehouse, lambda con: land_parquet(con, source))
     _echo_landed(source, where, started, counts)
+
+
+@main.group()
+def extract() -> None:
+    """Fetch raw data from a source's API and land it in the warehouse's raw tables."""
+
+
+@extract.command("genesys")
+@_warehouse_option
+@click.option(
+    "--client-id",
+    envvar="GENESYS_CLOUD_CLIENT_ID",
+    show_envvar=True,
+    default=None,
+    help="OAuth client id (client-credentials grant).",
+)
+@click.option(
+    "--client-secret", envvar="GENESYS_CLOUD_CLIENT_SECRET", show_envvar=True, default=None, help="OAuth client secret."
+)
+@click.option(
+    "--region",
+    envvar="GENESYS_CLOUD_REGION",
+    show_envvar=True,
+    default=None,
+    help="Genesys Cloud region's domain, e.g. mypurecloud.com, mypurecloud.ie, usw2.pure.cloud.",
+)
+@click.option(
+    "--api-host",
+    envvar="GENESYS_CLOUD_API_HOST",
+    show_envvar=True,
+    default=None,
+    help="API base URL, overriding the region's (a full URL; http://127.0.0.1:PORT allowed).",
+)
+@click.option(
+    "--login-host",
+    envvar="GENESYS_CLOUD_LOGIN_HOST",
+    show_envvar=True,
+    default=None,
+    help="Login base URL, overriding the one derived from the API's.",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Fetch cases and invoices from this UTC instant, not from where the last run ended.",
+)
+def extract_genesys(
+    warehouse: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    region: str | None,
+    api_host: str | None,
+    login_host: str | None,
+    since: object,
+) -> None:
+    """Cases, workitems, billing-period charges and invoice lines from Genesys Cloud's API, appended to the raw
+    tables in one transaction (nothing lands when a run fails). Incremental: each run fetches what changed
+    since the last successful one (state in extract.genesys_state). See docs/genesys-extract.md."""  # fmt: skip
+    from overages import genesys_extract
+    from overages.genesys_api import Client, ExtractError, resolve_hosts
+
+    if not client_id or not client_secret:
+        raise ExtractError("no OAuth client: set GENESYS_CLOUD_CLIENT_ID and GENESYS_CLOUD_CLIENT_SECRET "
+                           "(a client-credentials client, see docs/genesys-extract.md)")  # fmt: skip
+    api, login = resolve_hosts(region, api_host, login_host)
+    path = resolve_path(warehouse)
+    started = time.perf_counter()
+    client = Client(api_host=api, login_host=login, client_id=client_id, client_secret=client_secret,
+                    progress=lambda line: click.echo(line, err=True))  # fmt: skip
+    click.echo(f"Extracting from {api}", err=True)
+    client.authenticate()
+    from overages.publish import build_path
+
+    state = genesys_extract.read_state(build_path(path))
+    batch = genesys_extract.fetch(client, state, since=since)  # type: ignore[arg-type]
+    where, counts = _land_in_duckdb(warehouse, lambda con: genesys_extract.land(con, batch), replaces=False)
+    click.echo(f"Fetched {sum(client.fetched.values()):,} records in {client.requests:,} requests from "
+               f"{batch.org_name} ({batch.org_id}).")  # fmt: skip
+    _echo_landed("Genesys Cloud's API", where, started, counts)
 
 
 def _spark_lock():  # noqa: ANN202 - a context manager

@@ -12,7 +12,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from overages.raw_contract import RAW_TABLES, create_raw_schema_sql
+from overages import demo_billing
+from overages.raw_contract import ALL_RAW_TABLES, OPTIONAL_RAW_TABLES, create_raw_schema_sql, create_table_sql
 
 DEFAULT_ORGS = 300
 DEFAULT_MONTHS = 6
@@ -218,8 +219,11 @@ def generate(
     data.tables["wallboard_accounts"] = _wallboard_accounts(rng, org_ids, start_at, month_starts, horizon_end)
     data.tables["contract_rates"] = _contract_rates(rng, org_ids, currencies, start_index, month_starts)
 
+    # What Genesys would bill for it (no random numbers drawn: the tables above stay as they were).
+    data.tables.update(demo_billing.generate(data.tables, month_starts))
+
     for name, frame in data.tables.items():
-        data.tables[name] = frame[[c.name for c in RAW_TABLES[name]]]
+        data.tables[name] = frame.reindex(columns=[c.name for c in ALL_RAW_TABLES[name]])
     return data
 
 
@@ -400,12 +404,15 @@ def _contract_rates(
 
 
 def land(con: duckdb.DuckDBPyConnection, data: DemoData) -> dict[str, int]:
-    """Replace the raw schema's tables with the demo data; returns rows landed per table."""
+    """Replace the raw schema's tables (the optional Genesys billing tables included) with the demo data;
+    returns rows landed per table."""
     for statement in create_raw_schema_sql(replace=True):
         con.execute(statement)
+    for name in OPTIONAL_RAW_TABLES:
+        con.execute(create_table_sql(name, replace=True))
     for name, frame in data.tables.items():
         con.register("demo_frame", frame)
-        columns = ", ".join(c.name for c in RAW_TABLES[name])
+        columns = ", ".join(c.name for c in ALL_RAW_TABLES[name])
         con.execute(f"insert into raw.{name} ({columns}) select {columns} from demo_frame")
         con.unregister("demo_frame")
     return data.row_counts()

@@ -85,14 +85,20 @@ def _meta_table(con: duckdb.DuckDBPyConnection) -> None:
         f"create table if not exists {META_SCHEMA}.raw_tables (table_name varchar primary key, origin varchar "
         "not null, fingerprint varchar, changed_at timestamp)"
     )
+    con.execute(f"alter table {META_SCHEMA}.raw_tables add column if not exists replaced_at timestamp")
 
 
-def mark_landed(con: duckdb.DuckDBPyConnection, tables: list[str], when: datetime) -> None:
-    """Record that the project's own landing wrote these raw tables into the build file: a later build no longer
-    takes the published file's copy of them (if any) over, and leaves them out of its snapshot."""
+def mark_landed(con: duckdb.DuckDBPyConnection, tables: list[str], when: datetime, *, replaced: bool = True) -> None:
+    """Record that the project's own landing wrote these raw tables into the build file (replacing them, or
+    appending to them): a later build no longer takes the published file's copy of them (if any) over, and
+    leaves them out of its snapshot."""
     _meta_table(con)
     for table in tables:
-        con.execute(f"insert or replace into {META_SCHEMA}.raw_tables values (?, 'landed', null, ?)", [table, when])
+        previous = con.execute(f"select replaced_at from {META_SCHEMA}.raw_tables where table_name = ?",
+                               [table]).fetchall()  # fmt: skip
+        replaced_at = when if replaced else (previous[0][0] if previous else None)
+        con.execute(f"insert or replace into {META_SCHEMA}.raw_tables (table_name, origin, fingerprint, changed_at, "
+                    "replaced_at) values (?, 'landed', null, ?, ?)", [table, when, replaced_at])  # fmt: skip
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> str:
@@ -167,7 +173,8 @@ def take_over_published_raw(con: duckdb.DuckDBPyConnection, published: Path, whe
             try:
                 con.execute(f'create or replace table raw."{name}" as select * from {source}')
                 con.execute(
-                    f"insert or replace into {META_SCHEMA}.raw_tables values (?, 'published', ?, ?)",
+                    f"insert or replace into {META_SCHEMA}.raw_tables (table_name, origin, fingerprint, changed_at) "
+                    "values (?, 'published', ?, ?)",
                     [name, fingerprint, when],
                 )
             except BaseException:

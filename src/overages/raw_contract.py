@@ -104,9 +104,55 @@ RAW_TABLES: dict[str, tuple[Column, ...]] = {
 }
 
 
+# Raw tables landed by `overages extract genesys` (or `overages demo`): what Genesys Cloud bills. Optional: a
+# warehouse that never extracts from the API has none, and a build creates them empty
+# (overages.warehouse.create_missing_optional_tables), so the six tables above stay the whole requirement.
+OPTIONAL_RAW_TABLES: dict[str, tuple[Column, ...]] = {
+    "genesys_billing_charges": (
+        Column("contract_id", TEXT),
+        Column("billing_period_id", TEXT),
+        Column("period_status", TEXT),
+        Column("period_start", TIMESTAMP),
+        Column("period_end", TIMESTAMP),
+        Column("charge_id", TEXT),
+        Column("product_sku", TEXT),
+        Column("product_name", TEXT),
+        Column("unit_of_measure", TEXT),
+        Column("org_id", TEXT),
+        Column("org_name", TEXT),
+        Column("prepaid_quantity", NUMBER),
+        Column("fairuse_quantity", NUMBER),
+        Column("actual_quantity", NUMBER),
+        Column("overage_quantity", NUMBER),
+        Column("overage_rate", NUMBER, "DECIMAL(18,6)"),
+        Column("overage_charge", NUMBER),
+        Column("overage_currency", TEXT),
+        Column("_loaded_at", TIMESTAMP),
+    ),
+    "genesys_invoice_lines": (
+        Column("invoice_id", TEXT),
+        Column("line_id", TEXT),
+        Column("invoice_date", TIMESTAMP),
+        Column("currency", TEXT),
+        Column("product_sku", TEXT),
+        Column("product_name", TEXT),
+        Column("description", TEXT),
+        Column("org_id", TEXT),
+        Column("quantity", NUMBER),
+        Column("unit_of_measure", TEXT),
+        Column("amount", NUMBER),
+        Column("date_start", TIMESTAMP),
+        Column("date_end", TIMESTAMP),
+        Column("_loaded_at", TIMESTAMP),
+    ),
+}
+
+ALL_RAW_TABLES: dict[str, tuple[Column, ...]] = {**RAW_TABLES, **OPTIONAL_RAW_TABLES}
+
+
 def create_table_sql(table: str, *, replace: bool = True) -> str:
-    """DDL for one raw table as the contract defines it."""
-    columns = ",\n    ".join(f"{c.name} {c.sql_type}" for c in RAW_TABLES[table])
+    """DDL for one raw table (required or optional) as the contract defines it."""
+    columns = ",\n    ".join(f"{c.name} {c.sql_type}" for c in ALL_RAW_TABLES[table])
     verb = "create or replace table" if replace else "create table if not exists"
     return f"{verb} {RAW_SCHEMA}.{table} (\n    {columns}\n)"
 

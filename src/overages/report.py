@@ -206,6 +206,9 @@ def render(con: duckdb.DuckDBPyConnection, month: date | None = None) -> str:
                                r.rate_implied_by_others] for r in departing.itertuples()],
                              numeric_from=2)))  # fmt: skip
 
+    # 7. Reconciliation with what Genesys bills (fct_billing_reconciliation), all months.
+    sections.append(("Reconciliation with Genesys's billing", _reconciliation(con)))
+
     body = "".join(f"<section><h2>{esc(title)}</h2>{content}</section>" for title, content in sections)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return _page(f"{chosen:%Y-%m}", body, generated)
@@ -219,6 +222,33 @@ table{border-collapse:collapse;margin:8px 0;font-size:12px}th,td{border-bottom:1
 text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}.empty{color:#888}
 .legend{font-size:12px}.swatch{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
 """
+
+
+def _reconciliation(con: duckdb.DuckDBPyConnection) -> str:
+    """Status counts and the rows that differ, largest amount difference first."""
+    found = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                        "and table_name = 'fct_billing_reconciliation'").fetchall()[0][0]  # fmt: skip
+    if not found:
+        return '<p class="empty">Not built yet.</p>'
+    counts = con.execute("select status, count(*) from marts.fct_billing_reconciliation group by 1 "
+                         "order by 2 desc, 1").fetchall()  # fmt: skip
+    if not counts:
+        return ('<p class="empty">No Genesys billing data landed (overages extract genesys lands its charges and '
+                "invoice lines).</p>")  # fmt: skip
+    differing = con.execute(
+        "select org_id, strftime(billing_month, '%Y-%m'), feature, status, billed_quantity, "
+        "genesys_overage_quantity, unit_price, genesys_overage_rate, amount, genesys_overage_charge, "
+        "invoiced_amount, currency from marts.fct_billing_reconciliation where status <> 'match' "
+        "order by abs(coalesce(charge_difference, invoiced_difference, genesys_overage_charge, amount, 0)) desc, "
+        "org_id, billing_month, feature limit 50").fetchall()  # fmt: skip
+    summary = ", ".join(f"{status}: {count:,}" for status, count in counts)
+    rows = [[o, m, f, st, money(b, 4), money(gb, 4), money(p, 4), money(r, 4), money(a), money(gc), money(i), c]
+            for o, m, f, st, b, gb, p, r, a, gc, i, c in differing]  # fmt: skip
+    return (f"<p>Our figures beside Genesys's billing-period charges and invoice lines, compared to the "
+            f"currency's minor unit ({esc(summary)}).</p>"
+            + table(["org", "month", "feature", "status", "our billed", "Genesys billed", "our price",
+                     "Genesys rate", "our amount", "Genesys charge", "invoiced", "currency"], rows,
+                    numeric_from=4))  # fmt: skip
 
 
 def _page(month_label: str, body: str, generated: str) -> str:

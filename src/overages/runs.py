@@ -17,7 +17,7 @@ import duckdb
 import yaml
 
 from overages.errors import OveragesError
-from overages.raw_contract import RAW_SCHEMA, RAW_TABLES
+from overages.raw_contract import ALL_RAW_TABLES, RAW_SCHEMA, RAW_TABLES
 
 # The incremental models that validate each large raw table (their rewritten months are reported).
 INCREMENTAL_TABLES = {
@@ -132,8 +132,12 @@ class BuildRecord:
 
 
 def raw_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows in each raw table, the optional ones included where they exist."""
+    present = {row[0] for row in con.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [RAW_SCHEMA]
+    ).fetchall()}  # fmt: skip
     return {table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0]
-            for table in RAW_TABLES}  # fmt: skip
+            for table in ALL_RAW_TABLES if table in RAW_TABLES or table in present}  # fmt: skip
 
 
 def ensure_build_runs(con: duckdb.DuckDBPyConnection) -> None:
@@ -262,8 +266,9 @@ def landed_since(con: duckdb.DuckDBPyConnection, since: datetime | None) -> set[
                         "and schema_name = 'build_meta' and table_name = 'raw_tables'").fetchall()[0][0]  # fmt: skip
     if not found:
         return set()
-    rows = con.execute("select table_name from build_meta.raw_tables where ? is null or changed_at > ?",
-                       [since, since]).fetchall()  # fmt: skip
+    con.execute("alter table build_meta.raw_tables add column if not exists replaced_at timestamp")
+    rows = con.execute("select table_name from build_meta.raw_tables where replaced_at is not null "
+                       "and (? is null or replaced_at > ?)", [since, since]).fetchall()  # fmt: skip
     return {name for (name,) in rows}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from overages.errors import OveragesError
-from overages.raw_contract import DATE, NUMBER, RAW_SCHEMA, RAW_TABLES, TEXT, TIMESTAMP
+from overages.raw_contract import DATE, NUMBER, OPTIONAL_RAW_TABLES, RAW_SCHEMA, RAW_TABLES, TEXT, TIMESTAMP
 from overages.warehouse import PROJECT_DIR
 
 if TYPE_CHECKING:
@@ -89,14 +89,16 @@ def table_exists(spark: SparkSession, schema: str, table: str) -> bool:
 
 
 def land_parquet(folder: Path) -> dict[str, int]:
-    """Replace the raw tables with the parquet files `folder`/<table>.parquet, cast to the contract's types."""
+    """Replace the raw tables with the parquet files `folder`/<table>.parquet, cast to the contract's types (an
+    optional raw table only where its file is there)."""
     from overages.landing import check_parquet_folder
 
     check_parquet_folder(folder)
     spark = session()
     spark.sql(f"create database if not exists {RAW_SCHEMA}")
     counts = {}
-    for table, columns in RAW_TABLES.items():
+    present = {t: c for t, c in OPTIONAL_RAW_TABLES.items() if (folder / f"{t}.parquet").exists()}
+    for table, columns in {**RAW_TABLES, **present}.items():
         frame = spark.read.parquet(str(folder / f"{table}.parquet"))
         frame = frame.select(*[
             frame[c.name].cast(c.ddl_type.lower() if c.ddl_type else _SPARK_DDL_TYPES[c.family]).alias(c.name)
@@ -114,9 +116,25 @@ def land_from_duckdb_connection(con: Any, staging: Path) -> dict[str, int]:
 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for table in RAW_TABLES:
+    present = {row[0] for row in con.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [RAW_SCHEMA]
+    ).fetchall()}  # fmt: skip
+    for table in [*RAW_TABLES, *(t for t in OPTIONAL_RAW_TABLES if t in present)]:
         con.execute(f"copy {RAW_SCHEMA}.{table} to '{staging / f'{table}.parquet'}' (format parquet)")
     return land_parquet(staging)
+
+
+def create_missing_optional_tables() -> list[str]:
+    """On Spark, what overages.warehouse.create_missing_optional_tables does on DuckDB: each optional raw table
+    never landed is created empty with the contract's columns; returns their names."""
+    spark = session()
+    spark.sql(f"create database if not exists {RAW_SCHEMA}")
+    missing = [table for table in OPTIONAL_RAW_TABLES if not table_exists(spark, RAW_SCHEMA, table)]
+    for table in missing:
+        columns = ", ".join(f"{c.name} {c.ddl_type.lower() if c.ddl_type else _SPARK_DDL_TYPES[c.family]}"
+                            for c in OPTIONAL_RAW_TABLES[table])  # fmt: skip
+        spark.sql(f"create table {RAW_SCHEMA}.{table} ({columns}) using parquet")
+    return missing
 
 
 def check_raw_contract() -> dict[str, int]:
@@ -189,6 +207,7 @@ MIRRORED = (
     "marts.dim_org_months",
     "marts.fct_month_to_date_projections",
     "marts.focus_charges",
+    "marts.fct_billing_reconciliation",
     "audit.rejected_rows",
     "audit.raw_reconciliation",
     "reference.ref_features",

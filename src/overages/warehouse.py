@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from overages.errors import OveragesError
-from overages.raw_contract import RAW_SCHEMA, RAW_TABLES
+from overages.raw_contract import ALL_RAW_TABLES, OPTIONAL_RAW_TABLES, RAW_SCHEMA, create_table_sql
 
 # The dbt project: the repository this package is installed from, or OVERAGES_PROJECT_DIR (a copy of it).
 PROJECT_DIR = Path(os.environ.get("OVERAGES_PROJECT_DIR") or Path(__file__).resolve().parents[2]).resolve()
@@ -17,7 +17,7 @@ DEFAULT_WAREHOUSE = PROJECT_DIR / "warehouse" / "overages.duckdb"
 
 # DuckDB names a database after its file; a file named like one of the warehouse's schemas makes every
 # reference to that schema ambiguous ("raw.cases": the database raw, or the schema raw?).
-RESERVED_NAMES = ("raw", "reference", "staging", "intermediate", "marts", "audit", "main", "floor")
+RESERVED_NAMES = ("raw", "reference", "staging", "intermediate", "marts", "audit", "main", "floor", "extract")
 
 
 def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -69,9 +69,10 @@ def _example(con: duckdb.DuckDBPyConnection, table: str, column: str, key: str) 
 
 
 def check_raw_contract(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Check that every raw table and column of the landing contract is there with a usable type.
+    """Check that every raw table and column of the landing contract is there with a usable type, and that an
+    optional raw table (raw_contract.OPTIONAL_RAW_TABLES), where there is one, has its columns too.
 
-    Returns the row count of each raw table. Raises OveragesError naming the first problem.
+    Returns the row count of each raw table present. Raises OveragesError naming the first problem.
     """
     rows = con.execute(
         "select table_name, column_name, data_type from information_schema.columns "
@@ -82,9 +83,10 @@ def check_raw_contract(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     for table, column, data_type in rows:
         landed.setdefault(table, {})[column.lower()] = data_type
     problems = []
-    for table, columns in RAW_TABLES.items():
+    for table, columns in ALL_RAW_TABLES.items():
         if table not in landed:
-            problems.append(f"table {RAW_SCHEMA}.{table} is missing")
+            if table not in OPTIONAL_RAW_TABLES:
+                problems.append(f"table {RAW_SCHEMA}.{table} is missing")
             continue
         for column in columns:
             data_type = landed[table].get(column.name)
@@ -101,4 +103,22 @@ def check_raw_contract(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             f"raw data does not match the landing contract: {problems[0]}{more}; "
             "see SPEC.md section 2 or README 'Your own data'"
         )
-    return {table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0] for table in RAW_TABLES}
+    return {
+        table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0]
+        for table in ALL_RAW_TABLES
+        if table in landed
+    }
+
+
+def create_missing_optional_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create, empty and with the contract's columns, each optional raw table the warehouse lacks (a warehouse
+    that never extracted from Genesys Cloud's API), so the models that read them build; returns their names."""
+    present = {row[0] for row in con.execute(
+        "select table_name from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = ?", [RAW_SCHEMA]).fetchall()}  # fmt: skip
+    missing = [table for table in OPTIONAL_RAW_TABLES if table not in present]
+    if missing:
+        con.execute(f"create schema if not exists {RAW_SCHEMA}")
+        for table in missing:
+            con.execute(create_table_sql(table, replace=False))
+    return missing

@@ -84,3 +84,14 @@ def test_quarter_utilisation_counts_match_the_mart(compiled: tuple[Path, dict[st
     con.close()
     got = [(r[0], r[1], r[columns.index("orgs_under_a_quarter")]) for r in rows]
     assert got == expected
+
+
+def test_largest_billing_differences_are_the_demo_s_deliberate_ones(compiled: tuple[Path, dict[str, str]]) -> None:
+    columns, rows = run(compiled, "largest_billing_differences")
+    records = [dict(zip(columns, r, strict=True)) for r in rows]
+    assert sorted(r["status"] for r in records) == sorted(
+        ["quantity_differs", "rate_differs", "amount_differs", "only_in_genesys", "only_here"]
+    )
+    at_stake = [abs(r["amount_at_stake"]) for r in records]
+    assert at_stake == sorted(at_stake, reverse=True) and all(a > 0 for a in at_stake)
+    assert [r["difference_rank"] for r in records] == list(range(1, len(records) + 1))

@@ -395,6 +395,9 @@ EXPECTED_RECONCILIATION = [
     ("case_workitems", 12, 4, 8, True),
     ("cases", 798, 790, 8, True),
     ("contract_rates", 20, 8, 12, True),
+    # The optional Genesys billing tables, never landed here: the build creates them empty.
+    ("genesys_billing_charges", 0, 0, 0, True),
+    ("genesys_invoice_lines", 0, 0, 0, True),
     ("org_subscriptions", 13, 7, 6, True),
     ("wallboard_accounts", 18, 11, 7, True),
 ]
@@ -511,4 +514,4 @@ def test_nothing_lost(built: Path) -> None:
     """)
     assert actual == EXPECTED_RECONCILIATION
     for table, landed, accepted, rejected, _ in EXPECTED_RECONCILIATION:
-        assert landed == len(RAW[table]) == accepted + rejected
+        assert landed == len(RAW.get(table, [])) == accepted + rejected

@@ -47,13 +47,14 @@ def only_failure(report: ValidationReport) -> Finding:
 
 def test_build_runs_the_checkpoint_and_it_passes(clean_warehouse: tuple[Path, str]) -> None:
     _, output = clean_warehouse
-    assert "Great Expectations: 35 expectations in 5 suites, 0 failed, 1 warnings." in output
+    # Two warnings: the published price list's departure, and the demo's deliberate billing differences.
+    assert "Great Expectations: 36 expectations in 6 suites, 0 failed, 2 warnings." in output
     assert "Data Docs: " in output
 
 
 def test_every_expectation_really_ran_on_rows(clean_warehouse: tuple[Path, str], tmp_path: Path) -> None:
     report = validate_copy(clean_warehouse[0], tmp_path)
-    assert report.success and len(report.findings) == 35
+    assert report.success and len(report.findings) == 36
     assert all(f.error is None for f in report.findings)
     row_level = [f for f in report.findings if f.element_count is not None]
     assert len(row_level) >= 28 and all(f.element_count > 0 for f in row_level)
@@ -64,7 +65,7 @@ def test_published_price_list_inconsistency_is_a_warning_with_its_figures(
     clean_warehouse: tuple[Path, str], tmp_path: Path
 ) -> None:
     report = validate_copy(clean_warehouse[0], tmp_path)
-    (warning,) = report.warnings
+    (warning,) = [w for w in report.warnings if w.suite == "price_consistency"]
     assert (warning.suite, warning.severity, warning.unexpected_count) == ("price_consistency", "warning", 1)
     (example,) = warning.examples
     assert (example["feature"], example["currency"]) == ("case_management", "BRL")
@@ -75,6 +76,15 @@ def test_published_price_list_inconsistency_is_a_warning_with_its_figures(
     )
 
 
+def test_billing_differences_are_a_warning_with_their_rows(clean_warehouse: tuple[Path, str], tmp_path: Path) -> None:
+    report = validate_copy(clean_warehouse[0], tmp_path)
+    (warning,) = [w for w in report.warnings if w.suite == "billing_reconciliation"]
+    assert (warning.severity, warning.unexpected_count) == ("warning", 5)
+    assert {e["status"] for e in warning.examples} <= {"quantity_differs", "rate_differs", "amount_differs",
+                                                        "only_in_genesys", "only_here"}  # fmt: skip
+    assert len(warning.examples) == 5 and report.success
+
+
 def test_a_second_departing_price_is_reported_too(clean_warehouse: tuple[Path, str], tmp_path: Path) -> None:
     report = validate_copy(
         clean_warehouse[0],
@@ -82,7 +92,7 @@ def test_a_second_departing_price_is_reported_too(clean_warehouse: tuple[Path, s
         "update reference.ref_list_prices set unit_price = 0.81 where feature = 'ai_tokens' and currency = 'EUR'",
     )
     assert report.success
-    (warning,) = report.warnings
+    (warning,) = [w for w in report.warnings if w.suite == "price_consistency"]
     assert warning.unexpected_count == 2
     assert {(e["feature"], e["currency"]) for e in warning.examples} == {
         ("case_management", "BRL"),

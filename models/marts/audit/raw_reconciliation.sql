@@ -24,7 +24,9 @@ landed_counts as (
 ),
 
 accepted_counts as (
-    {%- for source_table in ['org_subscriptions', 'wallboard_accounts', 'contract_rates'] %}
+    {%- for source_table in [
+        'org_subscriptions', 'wallboard_accounts', 'contract_rates', 'genesys_billing_charges', 'genesys_invoice_lines'
+    ] %}
     select '{{ source_table }}' as source_table, count(*) as rows_accepted
     from {{ ref(overages.validated_models()[source_table]) }}
     where rejection_reason is null

@@ -37,7 +37,7 @@ REJECTION_REASONS = [
     "contract_currency_mismatch", "unknown_case",
 ]  # fmt: skip
 RAW_TABLES = ["org_subscriptions", "wallboard_accounts", "ai_token_events", "cases", "case_workitems",
-              "contract_rates"]  # fmt: skip
+              "contract_rates", "genesys_billing_charges", "genesys_invoice_lines"]  # fmt: skip
 
 _IN_FORCE_TODAY = "valid_from <= current_date and (valid_to is null or valid_to > current_date)"
 
@@ -182,6 +182,8 @@ def nothing_lost(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "and table_name = 'snapshot_raw_tables'"
     ).fetchall()[0][0]
     listed = ", ".join(f"'{table}'" for table in RAW_TABLES)
+    present = {row[0] for row in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}  # fmt: skip
     counts = (
         "select source_table, rows_landed from main.raw_row_counts"
         if mirrored
@@ -189,7 +191,9 @@ def nothing_lost(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         f"({listed})"
         if published
         else " union all ".join(
-            f"select '{table}' as source_table, count(*) as rows_landed from raw.{table}" for table in RAW_TABLES
+            f"select '{table}' as source_table, count(*) as rows_landed from raw.{table}"
+            for table in RAW_TABLES
+            if table in present
         )
     )
     frame = _frame(
@@ -216,12 +220,22 @@ def nothing_lost(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return frame
 
 
+def billing_reconciliation(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """fct_billing_reconciliation: our figures beside what Genesys bills (empty where the mart is not built)."""
+    found = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                        "and table_name = 'fct_billing_reconciliation'").fetchall()[0][0]  # fmt: skip
+    if not found:
+        return pd.DataFrame({"org_id": [], "billing_month": [], "feature": [], "currency": [], "status": []})
+    return _frame(con, "select * from marts.fct_billing_reconciliation order by org_id, billing_month, feature")
+
+
 FRAMES: dict[str, Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]] = {
     "reference_data": reference_data,
     "price_consistency": price_consistency,
     "monthly_overages": monthly_overages,
     "invoice_totals": invoice_totals,
     "nothing_lost": nothing_lost,
+    "billing_reconciliation": billing_reconciliation,
 }
 
 

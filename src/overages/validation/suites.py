@@ -202,6 +202,17 @@ def nothing_lost() -> list[gxe.Expectation]:
     ]  # fmt: skip
 
 
+def billing_reconciliation() -> list[gxe.Expectation]:
+    return [
+        gxe.ExpectColumnValuesToBeInSet(
+            column="status", value_set=["match"], severity="warning",
+            meta=_protects("What Genesys Cloud bills (billing-period charges, invoice lines) agrees with our "
+                           "figures to the currency's minor unit; a difference is reported with its row, "
+                           "never fixed, and does not stop a build"),
+        ),
+    ]  # fmt: skip
+
+
 # Suite name -> (frame it validates, its expectations, what it is for).
 SUITES = {
     "reference_data": ("reference_data", reference_data,
@@ -214,6 +225,8 @@ SUITES = {
                       "Invoice lines: they add up to the monthly overages."),
     "nothing_lost": ("nothing_lost", nothing_lost,
                      "Nothing lost: every raw row accepted or rejected with a listed reason."),
+    "billing_reconciliation": ("billing_reconciliation", billing_reconciliation,
+                               "Billing reconciliation (warning): Genesys's charges and invoices against ours."),
 }  # fmt: skip
 
 
