@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import land_raw, query, run_cli
+from conftest import land_raw, query, raw_file, run_cli
 
 STATUSES = {"match", "quantity_differs", "rate_differs", "amount_differs", "only_in_genesys", "only_here"}
 
@@ -46,7 +46,7 @@ def test_the_demo_billing_tables_balance_with_their_faults(demo: Path) -> None:
         demo, "select source_table, rows_landed, rows_accepted, rows_rejected from audit.raw_reconciliation "
               "where source_table like 'genesys%'"))  # fmt: skip
     for table, (landed, accepted, rejected) in balances.items():
-        (raw,) = query(demo, f"select count(*) from raw.{table}")[0]
+        (raw,) = query(raw_file(demo), f"select count(*) from raw.{table}")[0]
         assert landed == raw == accepted + rejected and rejected > 0, table
     assert set(balances) == {"genesys_billing_charges", "genesys_invoice_lines"}
     reasons = set(
@@ -69,7 +69,7 @@ def test_a_warehouse_without_the_billing_tables_still_builds(warehouse: Path) ->
                             "where table_name like 'genesys%'") == [(0,)]  # fmt: skip
     done = run_cli("build", "--skip-validate", warehouse=warehouse)
     assert "no raw.genesys_billing_charges, raw.genesys_invoice_lines landed" in done.stdout + done.stderr
-    assert query(warehouse, "select count(*) from raw.genesys_billing_charges") == [(0,)]
+    assert query(raw_file(warehouse), "select count(*) from raw.genesys_billing_charges") == [(0,)]
     assert query(warehouse, "select count(*) from marts.fct_billing_reconciliation") == [(0,)]
     assert query(warehouse, "select billed_quantity from marts.fct_monthly_overages where feature = "
                             "'case_management' and billing_month = '2026-02-01'") == [(Decimal(1),)]  # fmt: skip

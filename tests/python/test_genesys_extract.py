@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import genesys_server as gs
-from conftest import OVERAGES, PROJECT_DIR, query
+from conftest import OVERAGES, PROJECT_DIR, query, raw_file
 
 CASE_SKU = "GC-170-NV-CASEMGMT"
 # Case ids are UUIDs: the SDK refuses any other in a path.
@@ -73,7 +73,7 @@ def now() -> datetime:
 
 
 def _counts(warehouse: Path) -> dict[str, int]:
-    return {t: query(warehouse, f"select count(*) from raw.{t}")[0][0]
+    return {t: query(raw_file(warehouse), f"select count(*) from raw.{t}")[0][0]
             for t in ("cases", "case_workitems", "genesys_billing_charges", "genesys_invoice_lines")}  # fmt: skip
 
 
@@ -83,17 +83,17 @@ def test_every_page_lands_and_a_second_run_fetches_only_what_changed(tmp_path: P
     with gs.GenesysServer(data) as server:
         done = _extract(server, warehouse)
         assert done.returncode == 0, done.stderr
-        assert query(warehouse, "select case_id, org_id, created_at from raw.cases order by 1") == [
+        assert query(raw_file(warehouse), "select case_id, org_id, created_at from raw.cases order by 1") == [
             (CASE_1, gs.ORG_ID, datetime(2026, 10, 3, 9)), (CASE_2, gs.ORG_ID, datetime(2026, 10, 15, 12, 30)),
             (CASE_3, gs.ORG_ID, datetime(2026, 11, 2, 8))]  # fmt: skip
-        assert query(warehouse, "select workitem_id, case_id, queue_id, created_at, completed_at "
+        assert query(raw_file(warehouse), "select workitem_id, case_id, queue_id, created_at, completed_at "
                                 "from raw.case_workitems order by 1") == [
             ("wi-1", CASE_1, "queue-a", datetime(2026, 10, 3, 9, 5), datetime(2026, 10, 4, 10)),
             ("wi-2", CASE_2, "queue-b", datetime(2026, 10, 15, 12, 31), datetime(2026, 10, 15, 15)),
             ("wi-3", CASE_2, "queue-b", datetime(2026, 10, 15, 12, 32), None),
             ("wi-4", CASE_2, "queue-a", datetime(2026, 10, 16, 8), datetime(2026, 10, 17, 8))]  # fmt: skip
         # A charge naming no organization is the token's own.
-        assert query(warehouse, "select billing_period_id, period_status, charge_id, product_sku, org_id, "
+        assert query(raw_file(warehouse), "select billing_period_id, period_status, charge_id, product_sku, org_id, "
                                 "actual_quantity, overage_quantity, overage_rate, overage_charge, overage_currency "
                                 "from raw.genesys_billing_charges order by charge_id") == [
             ("bp-2026-10", "Closed", "ch-1", CASE_SKU, "org-a", Decimal(180), Decimal(30), Decimal("0.4"),
@@ -102,7 +102,8 @@ def test_every_page_lands_and_a_second_run_fetches_only_what_changed(tmp_path: P
              "USD"),
             ("bp-2026-11", "Open", "ch-3", CASE_SKU, "org-a", Decimal(20), Decimal(0), Decimal("0.4"), Decimal(0),
              "USD")]  # fmt: skip
-        assert query(warehouse, "select invoice_id, line_id, currency, product_name, org_id, quantity, amount, "
+        assert query(raw_file(warehouse), "select invoice_id, line_id, currency, product_name, org_id, quantity, "
+                                          "amount, "
                                 "date_start from raw.genesys_invoice_lines order by line_id") == [
             ("inv-1", f"l-{n}", "USD", name, "org-a", Decimal(q), Decimal(a), datetime(2026, 10, 1))
             for n, name, q, a in ((1, "Case Management", 30, 12), (2, "AI Tokens", 50, 50),
@@ -128,7 +129,7 @@ def test_every_page_lands_and_a_second_run_fetches_only_what_changed(tmp_path: P
         second = [path for _, _, path in server.requests[first_run:]]
 
     # Only the new case and its workitem, the workitem left open, the open period, the new invoice.
-    assert query(warehouse, "select case_id from raw.cases where _loaded_at = (select max(_loaded_at) "
+    assert query(raw_file(warehouse), "select case_id from raw.cases where _loaded_at = (select max(_loaded_at) "
                             "from raw.cases)") == [(CASE_4,)]  # fmt: skip
     assert not any(f"/cases/{CASE_1}/" in p or f"/cases/{CASE_2}/" in p for p in second)
     assert not any("billingperiods/bp-2026-10" in p for p in second)
@@ -137,9 +138,10 @@ def test_every_page_lands_and_a_second_run_fetches_only_what_changed(tmp_path: P
     after = _counts(warehouse)
     assert {t: after[t] - before[t] for t in after} == {
         "cases": 1, "case_workitems": 2, "genesys_billing_charges": 1, "genesys_invoice_lines": 1}  # fmt: skip
-    assert query(warehouse, "select completed_at from raw.case_workitems where workitem_id = 'wi-3' "
+    assert query(raw_file(warehouse), "select completed_at from raw.case_workitems where workitem_id = 'wi-3' "
                             "order by _loaded_at desc limit 1") == [(datetime(2026, 11, 20),)]  # fmt: skip
-    assert query(warehouse, "select actual_quantity from raw.genesys_billing_charges where charge_id = 'ch-3' "
+    assert query(raw_file(warehouse), "select actual_quantity from raw.genesys_billing_charges "
+                                      "where charge_id = 'ch-3' "
                             "order by _loaded_at desc limit 1") == [(Decimal(40),)]  # fmt: skip
 
 
@@ -205,14 +207,14 @@ def test_malformed_json_lands_nothing(tmp_path: Path, now: datetime) -> None:
     with gs.GenesysServer(_org_data(now)) as server:
         assert _extract(server, warehouse).returncode == 0
         before = _counts(warehouse)
-        state = query(warehouse, "select * from extract.genesys_state order by all")
+        state = query(raw_file(warehouse), "select * from extract.genesys_state order by all")
         server.faults.append(gs.Fault("/api/v2/billing/contracts/invoices/inv-1/lines", 200, body='{"entities": [{'))
         done = _extract(server, warehouse, "--since", "2026-01-01")
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith("error: Genesys Cloud's answer to invoice lines")
     assert "not JSON" in done.stderr.strip().splitlines()[-1]
     assert _counts(warehouse) == before
-    assert query(warehouse, "select * from extract.genesys_state order by all") == state
+    assert query(raw_file(warehouse), "select * from extract.genesys_state order by all") == state
 
 
 def test_an_empty_org_lands_empty_tables(tmp_path: Path) -> None:
@@ -222,7 +224,7 @@ def test_an_empty_org_lands_empty_tables(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert _counts(warehouse) == dict.fromkeys(_counts(warehouse), 0)
     assert "Fetched 0 records" in done.stdout
-    assert query(warehouse, "select endpoint from extract.genesys_state order by 1") == [
+    assert query(raw_file(warehouse), "select endpoint from extract.genesys_state order by 1") == [
         ("case_workitems",),
         ("cases",),
         ("genesys_billing_charges",),
