@@ -15,6 +15,8 @@ from overages.warehouse import PROJECT_DIR
 
 SOURCES_YML = PROJECT_DIR / "models" / "staging" / "genesys" / "_genesys__sources.yml"
 _PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+# A _loaded_at further ahead of now than this is in the future (SPEC A4).
+FUTURE_AFTER = timedelta(hours=1)
 
 
 def freshness_thresholds() -> tuple[timedelta, timedelta]:
@@ -52,7 +54,12 @@ def collect(con: duckdb.DuckDBPyConnection, limit: int) -> dict[str, Any]:
             continue
         rows, latest = con.execute(f"select count(*), max(_loaded_at) from {RAW_SCHEMA}.{table}").fetchall()[0]
         age = now - latest if latest else None
-        state = "no rows" if age is None else "error" if age > error_after else "warn" if age > warn_after else "ok"
+        state = (
+            "no rows" if age is None
+            # SPEC A4: landed more than an hour from now is in the future, never "fresh" until then.
+            else "future" if -age > FUTURE_AFTER
+            else "error" if age > error_after else "warn" if age > warn_after else "ok"
+        )  # fmt: skip
         tables.append({"table": f"{RAW_SCHEMA}.{table}", "rows": rows, "latest_loaded_at": latest,
                        "age_hours": round(age.total_seconds() / 3600, 1) if age else None,
                        "freshness": state})  # fmt: skip
@@ -86,7 +93,8 @@ def render(data: dict[str, Any], path: Path) -> str:
                   f"error past {rule['error_after_hours']:.0f} h):"]  # fmt: skip
     for table in data["raw_tables"]:
         latest = f"{table['latest_loaded_at']:%Y-%m-%d %H:%M:%S}" if table["latest_loaded_at"] else "-"
-        age = f"{table['age_hours']:,.1f} h ago" if table["age_hours"] is not None else ""
+        hours = table["age_hours"]
+        age = "" if hours is None else f"{hours:,.1f} h ago" if hours >= 0 else f"in {-hours:,.1f} h"
         rows = f"{table['rows']:,}" if table["rows"] is not None else "-"
         lines.append(f"  {table['table']:<24} {rows:>12} rows  latest {latest:<19} {age:>14}  {table['freshness']}")
     return "\n".join(lines)
