@@ -191,6 +191,7 @@ MIRRORED = (
     "marts.focus_charges",
     "audit.rejected_rows",
     "audit.raw_reconciliation",
+    "audit.usage_reconciliation",
     "reference.ref_features",
     "reference.ref_license_tiers",
     "reference.ref_license_types",
