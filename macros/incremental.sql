@@ -165,13 +165,26 @@ candidate_rows as (
 {%- endmacro %}
 
 
-{# The latest _loaded_at of a relation, as text (none when it has no row with one; none at parse time). #}
+{#
+    The watermark of an incrementally validated table, as text (none when it has no such row; none at parse
+    time): the latest _loaded_at among its rows landed no later than the build that wrote them started
+    (_loaded_at <= _batch_at). A row whose _loaded_at was still in the future then (SPEC A4) is above it,
+    so it is read again from raw by every build until one starts after its _loaded_at: it never hides the
+    rows landed after it (their _loaded_at is earlier than its own), nor makes the drift check see rows
+    "landed up to the watermark" that the table lacks.
+#}
 {% macro latest_loaded_at(relation) -%}
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set result = run_query('select cast(max(_loaded_at) as ' ~ dbt.type_string() ~ ') from ' ~ relation) -%}
+    {%- set result = run_query('select cast(max(_loaded_at) as ' ~ dbt.type_string() ~ ') from ' ~ relation
+        ~ ' where ' ~ overages.landed_by_its_batch()) -%}
     {{ return(result.columns[0].values()[0]) }}
+{%- endmacro %}
+
+{# A row of an incrementally validated table whose _loaded_at is not later than its build's start. #}
+{% macro landed_by_its_batch() -%}
+    _loaded_at <= _batch_at
 {%- endmacro %}
 
 {# The column names of a relation, lower case, in the table's order. #}
@@ -329,13 +342,22 @@ final as (
 {%- endmacro %}
 
 
-{# One row, one column `orgs_fingerprint`: a digest of every (org_id, first_subscribed_at) of int_orgs_subscribed. #}
+{#
+    One row, one column `orgs_fingerprint`: a digest of every (org_id, first_subscribed_at, first_billing_month)
+    of int_orgs_subscribed, and the first month of the reference data (a change of either rejudges every day).
+#}
 {% macro orgs_subscribed_fingerprint() -%}
-    select coalesce(
-        {{ dbt.hash(overages.ordered_string_agg(dbt.concat(['org_id', "'|'", 'cast(first_subscribed_at as ' ~ dbt.type_string() ~ ')']))) }},
-        ''
-    ) as orgs_fingerprint
-    from {{ ref('int_orgs_subscribed') }}
+    select {{ dbt.concat([
+        "coalesce(" ~ dbt.hash(overages.ordered_string_agg(dbt.concat([
+            'orgs.org_id', "'|'", 'cast(orgs.first_subscribed_at as ' ~ dbt.type_string() ~ ')', "'|'",
+            'cast(orgs.first_billing_month as ' ~ dbt.type_string() ~ ')'
+        ]))) ~ ", '')",
+        "'|'",
+        "max(cast(reference_start.first_billing_month as " ~ dbt.type_string() ~ "))",
+    ]) }} as orgs_fingerprint
+    from {{ ref('int_reference_data_start') }} as reference_start
+    left join {{ ref('int_orgs_subscribed') }} as orgs
+        on 1 = 1
 {%- endmacro %}
 
 

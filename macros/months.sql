@@ -50,10 +50,30 @@
 
 
 {#
-    Whether an org had an accepted subscription in force at the end of a billing month (SPEC rule 9's
-    no_subscription): its first accepted subscription took effect before the next month started. Pass
-    the columns of a left join to int_orgs_subscribed: an org missing there was never subscribed.
+    Whether a usage row's month is billed for its org (SPEC rule 9's no_subscription and A2's
+    no_reference_data): the org's first accepted subscription took effect before the next month started, and
+    the month is not before the reference data begins. int_orgs_subscribed.first_billing_month holds both
+    (the later of the org's first subscribed month and the reference data's first month). Pass the columns
+    of a left join to int_orgs_subscribed: an org missing there was never subscribed.
 #}
-{% macro subscribed_at_end_of(billing_month, first_subscribed_at) -%}
-    ({{ first_subscribed_at }} is not null and {{ first_subscribed_at }} < {{ overages.next_month_of(billing_month) }})
+{% macro is_billed_month(billing_month, first_billing_month) -%}
+    ({{ first_billing_month }} is not null and {{ billing_month }} >= {{ first_billing_month }})
+{%- endmacro %}
+
+
+{#
+    The build's as-of instant (SPEC A3), as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text: the var as_of when
+    given, else the instant dbt started (run_started_at). Not passed by the CLI when not given: a var that
+    changes every build would make dbt parse the whole project again on every build.
+#}
+{% macro as_of_text() -%}
+    {%- set given = var('as_of', '') -%}
+    {%- if given -%}
+        {{ return(given | string | trim) }}
+    {%- endif -%}
+    {{ return(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f')) }}
+{%- endmacro %}
+
+{% macro as_of() -%}
+    cast('{{ overages.as_of_text() }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}

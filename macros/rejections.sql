@@ -16,25 +16,12 @@
 
 
 {#
-    The reasons of SPEC rule 9, in the order the rule reports them when a row has several faults.
-    The audit models, the tests and the validation suites all read this one list.
+    The reasons of SPEC rule 9, in the order the rule reports them when a row has several faults: the var
+    rejection_reasons of dbt_project.yml, the one list the audit models, the tests and the validation
+    suites all read.
 #}
 {% macro rejection_reasons() -%}
-    {{ return([
-        'missing_id',
-        'duplicate',
-        'missing_org',
-        'missing_timestamp',
-        'invalid_quantity',
-        'invalid_interval',
-        'unknown_license_tier',
-        'unknown_license_type',
-        'unknown_currency',
-        'unknown_feature',
-        'no_subscription',
-        'contract_currency_mismatch',
-        'unknown_case',
-    ]) }}
+    {{ return(var('rejection_reasons')) }}
 {%- endmacro %}
 
 
@@ -75,6 +62,7 @@
 
 {#
     The rejected rows of a usage table validated row by row (events, cases): each row's own fault, then
+    no_reference_data for a sound row of a month before the reference data begins (SPEC A2), then
     no_subscription for a sound row whose org had no accepted subscription in force at the end of its
     month (SPEC rule 9). Renders a whole incremental model body, by the validated rows' day_key: a build
     rejudges the days the validated model rewrote since this model last read it, and every day when
@@ -88,6 +76,10 @@ with
 
 orgs_subscribed as (
     select * from {{ ref('int_orgs_subscribed') }}
+),
+
+reference_start as (
+    select * from {{ ref('int_reference_data_start') }}
 ),
 
 orgs_fingerprint as (
@@ -137,13 +129,18 @@ judged as (
         validated.{{ id_column }} as record_id,
         validated.org_id,
         validated._loaded_at,
-        coalesce(validated.rejection_reason, 'no_subscription') as reason,
+        coalesce(
+            validated.rejection_reason,
+            case when validated.billing_month < reference_start.first_billing_month then 'no_reference_data' end,
+            'no_subscription'
+        ) as reason,
         validated.day_key
     from validated
+    cross join reference_start
     left join orgs_subscribed
         on validated.org_id = orgs_subscribed.org_id
     where validated.rejection_reason is not null
-        or not {{ overages.subscribed_at_end_of('validated.billing_month', 'orgs_subscribed.first_subscribed_at') }}
+        or not {{ overages.is_billed_month('validated.billing_month', 'orgs_subscribed.first_billing_month') }}
 ),
 
 {{ overages.with_day_rows('judged', {'_consumed_batch_at': 'select max(_batch_at) from ' ~ ref(validated_model)}) }}

@@ -273,6 +273,14 @@ def _spark_lock():  # noqa: ANN202 - a context manager
     default=None,
     help="Last billing month to report (YYYY-MM); default: the latest month with accepted usage.",
 )
+@click.option(
+    "--as-of",
+    "as_of",
+    default=lambda: os.environ.get("OVERAGES_AS_OF") or None,
+    metavar="INSTANT",
+    help="The build's as-of instant, YYYY-MM-DD HH:MM:SS UTC (default: $OVERAGES_AS_OF, else when it starts): "
+    "the horizon is never later than its month, and rows dated after it wait.",
+)
 @click.option("--full-refresh", is_flag=True, help="Rebuild every table from scratch, not only the months touched.")
 @click.option("--skip-validate", is_flag=True, help="Leave out the Great Expectations checkpoint.")
 @click.option("--force", is_flag=True,
@@ -287,6 +295,7 @@ def _spark_lock():  # noqa: ANN202 - a context manager
 def build(
     warehouse: str | None,
     through_month: str | None,
+    as_of: str | None,
     full_refresh: bool,
     skip_validate: bool,
     force: bool,
@@ -306,9 +315,11 @@ def build(
     """
     from overages import summary
     from overages.build import run_build
+    from overages.horizon import check_through_month, resolve_as_of
     from overages.progress import Progress
 
     _apply_resources(memory_limit, threads)
+    check_through_month(through_month, resolve_as_of(as_of))
     progress = Progress(enabled=not (quiet or as_json))
     started = time.perf_counter()
     if target == "spark":
@@ -318,7 +329,7 @@ def build(
     result = run_build(path, through_month=through_month, full_refresh=full_refresh, validate=not skip_validate,
                        progress=progress, keep_snapshots=keep_snapshots, force=force)  # fmt: skip
     elapsed = time.perf_counter() - started
-    for warning in result.warnings:
+    for warning in [*result.warnings, *_horizon_warnings(path)]:
         click.echo(f"warning: {warning}", err=True)
     record = result.record
     if result.up_to_date and not as_json:
@@ -354,6 +365,18 @@ def build(
                        f"({snap.bytes / 2**20:,.1f} MiB): readers that connect now see it.")  # fmt: skip
     if record.outcome == "validation_failed":
         raise ValidationFailed(record.message or "validation failed")
+
+
+def _horizon_warnings(path: object) -> list[str]:
+    from overages.horizon import horizon_warning
+
+    # Read-write, as the build's own connections were: DuckDB refuses a second configuration in one process.
+    con = connect(path)  # type: ignore[arg-type]
+    try:
+        warning = horizon_warning(con)
+    finally:
+        con.close()
+    return [warning] if warning else []
 
 
 def _build_on_spark(through_month: str | None, full_refresh: bool, skip_validate: bool, as_json: bool,

@@ -16,6 +16,8 @@ from overages.warehouse import PROJECT_DIR
 
 # Statuses of dbt results that mean something went wrong.
 _FAILED = {"error", "fail", "runtime error"}
+# The first line of a dbt exception's message, which names its kind only.
+_KINDS = {"Runtime Error", "Database Error", "Compilation Error", "Parsing Error", "Dependency Error"}
 
 
 @dataclass
@@ -68,8 +70,11 @@ def run_dbt(
         command.insert(0, "--quiet")
     result = dbtRunner(callbacks=callbacks or []).invoke(command)
     if result.exception is not None:
-        message = str(result.exception).strip().splitlines()
-        raise OveragesError(f"dbt could not run: {message[0] if message else type(result.exception).__name__}")
+        # dbt's message starts with its kind ('Runtime Error'); the line after it says what went wrong.
+        lines = [line.strip() for line in str(result.exception).strip().splitlines() if line.strip()]
+        informative = [line for line in lines if line not in _KINDS]
+        shown = informative[0] if informative else (lines[0] if lines else type(result.exception).__name__)
+        raise OveragesError(f"dbt could not run: {shown}")
     outcome = DbtOutcome(success=bool(result.success))
     for node_result in getattr(result.result, "results", None) or []:
         status = str(node_result.status).lower().split(".")[-1]
@@ -112,7 +117,7 @@ def build(
     outcome = run_dbt(
         args,
         warehouse,
-        {"through_month": through_month or "", "tests_scope": tests_scope},
+        {"through_month": through_month or "", "tests_scope": tests_scope, **_as_of_var()},
         quiet=quiet or progress is not None,
         callbacks=callbacks,
         target=target,
@@ -125,6 +130,15 @@ def build(
         more = f" (and {len(outcome.failures) - 3} more)" if len(outcome.failures) > 3 else ""
         raise BuildFailed(f"build failed: {shown}{more}")
     return outcome
+
+
+def _as_of_var() -> dict[str, str]:
+    """The var as_of where the build was given one (overages.horizon); without it dbt takes run_started_at, the
+    instant it started, and the vars stay the same from build to build so that dbt's partial parsing holds."""
+    from overages.horizon import AS_OF_ENV
+
+    given = os.environ.get(AS_OF_ENV, "").strip()
+    return {"as_of": given} if given else {}
 
 
 DOCS_DIR = PROJECT_DIR / "target" / "docs"

@@ -1,12 +1,16 @@
 """`overages report`: the month at a glance, as one self-contained HTML file.
 
 Charts are inline SVG drawn here, so the page needs no network and no script to render. Every piece of
-text that comes from data (org names, ids, codes) is HTML-escaped: raw text reaches people here.
+text that comes from data (org names, ids, codes) is HTML-escaped: raw text reaches people here. Control and
+bidirectional-override characters in it are shown as visible escapes (`\u202e`), so that a name cannot
+reorder or hide the text around it, and a value longer than a cell holds is cut short visibly, the whole of
+it in the cell's title.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,9 +26,28 @@ UTILISATION_BUCKETS = [(0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0), (1.0, 1
                        (2.0, None)]  # fmt: skip
 
 
+# C0 and C1 controls, DEL, and the characters that override or isolate the direction of text (bidi embeddings,
+# overrides and isolates, the implicit marks, the Arabic letter mark), plus the line and paragraph separators.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Longer values are shown cut short in tables and charts, whole in a title.
+CELL_CHARACTERS = 60
+LABEL_CHARACTERS = 34
+
+
+def neutral(value: object) -> str:
+    """Text with every control and direction-changing character replaced by a visible escape, e.g. \\u202e."""
+    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", "" if value is None else str(value))
+
+
 def esc(value: object) -> str:
-    """Text for HTML, escaped (quotes too: values also land in attributes)."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """Text for HTML: neutralised, then escaped (quotes too: values also land in attributes)."""
+    return html.escape(neutral(value), quote=True)
+
+
+def shortened(value: object, limit: int) -> tuple[str, bool]:
+    """The neutralised text cut to `limit` characters with an ellipsis, and whether it was cut."""
+    text = neutral(value)
+    return (text, False) if len(text) <= limit else (text[: limit - 1] + "\u2026", True)
 
 
 def money(value: Decimal | float | None, places: int = 2) -> str:
@@ -52,7 +75,9 @@ def bar_chart(bars: list[Bar], *, width: int = 720, unit: str = "", name: str, p
     for index, bar in enumerate(bars):
         y = top + index * row
         length = max(1.0, usable * bar.value / peak) if bar.value else 0
-        parts.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{esc(bar.label)}</text>')
+        label, _ = shortened(bar.label, LABEL_CHARACTERS)
+        parts.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{html.escape(label)}'
+                     f"<title>{esc(bar.label)}</title></text>")  # fmt: skip
         parts.append(f'<rect x="{label_width}" y="{y + 3}" width="{length:.1f}" height="16" fill="{bar.colour}">'
                      f"<title>{esc(bar.title or bar.label)}</title></rect>")  # fmt: skip
         figure = f"{esc(money(bar.value, places))} {esc(unit)}"
@@ -92,14 +117,17 @@ def stacked_columns(months: list[str], series: dict[str, list[float]], *, name: 
     return "".join(parts) + f'<p class="legend">{legend}</p>'
 
 
+def _cell(value: object, numeric: bool) -> str:
+    text, cut = shortened(value, CELL_CHARACTERS)
+    title = f' title="{esc(value)}"' if cut else ""
+    return f"<td{' class=num' if numeric else ''}{title}>{html.escape(text, quote=True)}</td>"
+
+
 def table(headers: list[str], rows: list[list[object]], *, numeric_from: int = 99) -> str:
     if not rows:
         return '<p class="empty">None.</p>'
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f'<td{" class=num" if i >= numeric_from else ""}>{esc(v)}</td>' for i, v in enumerate(r))
-        + "</tr>" for r in rows
-    )  # fmt: skip
+    body = "".join("<tr>" + "".join(_cell(v, i >= numeric_from) for i, v in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -218,8 +246,9 @@ STYLE = """
 body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:980px;color:#222}
 h1{font-size:22px;margin-bottom:2px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
 h3{font-size:14px;margin:10px 0 2px}.meta{color:#666}svg text{font-size:11px;fill:#333}
-table{border-collapse:collapse;margin:8px 0;font-size:12px}th,td{border-bottom:1px solid #eee;padding:3px 8px;
-text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}.empty{color:#888}
+table{border-collapse:collapse;margin:8px 0;font-size:12px;max-width:100%}th,td{border-bottom:1px solid #eee;
+padding:3px 8px;text-align:left;max-width:22em;overflow-wrap:anywhere;unicode-bidi:isolate}
+td.num{text-align:right;font-variant-numeric:tabular-nums}.empty{color:#888}
 .legend{font-size:12px}.swatch{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}
 """
 

@@ -159,9 +159,11 @@ def inputs_digest(con: duckdb.DuckDBPyConnection, project: Path, through_month: 
     import hashlib
 
     from overages import __version__
+    from overages.horizon import AS_OF_ENV
 
     digest = hashlib.sha256()
-    for part in (__version__, through_month or "", utc_now().strftime("%Y-%m")):
+    as_of = os.environ.get(AS_OF_ENV, "").strip() or utc_now().strftime("%Y-%m")  # the instant given, else the month
+    for part in (__version__, through_month or "", as_of):
         digest.update(f"{part}\0".encode())
     for name in PROJECT_INPUTS:
         root = project / name
@@ -386,27 +388,30 @@ def built_columns(con: duckdb.DuckDBPyConnection, models: list[str]) -> dict[str
 
 
 def watermark_sql(model: str) -> str:
-    """One row, one value: the model's latest _loaded_at as text (null when no row has one)."""
-    return f"select cast(max(_loaded_at) as string) from intermediate.{model}"
+    """One row, one value: the model's watermark as text (null when no row has one): its latest _loaded_at
+    among rows landed no later than the build that wrote them started (macros/incremental.sql,
+    latest_loaded_at). A row landed with a future _loaded_at (SPEC A4) stays above it until a build starts
+    after that time, and is read again from raw by every build until then."""
+    return f"select cast(max(_loaded_at) as string) from intermediate.{model} where _loaded_at <= _batch_at"
 
 
 def drift_sql(table: str, model: str, watermark: str | None) -> str:
     """One row, one boolean: whether `table` holds rows up to the model's watermark (watermark_sql's value)
     that the model does not (portable SQL: the Spark build runs it too).
 
-    Every row the model keeps has an _loaded_at up to the watermark (or none), so its side is its count;
-    raw's side is its count less the rows landed since, which only the newest blocks of raw hold: with the
-    watermark as a literal, both engines skip the others (DuckDB by its zone maps).
+    Both sides count the rows up to the watermark (or without _loaded_at): each side's count less its rows
+    landed since, which only the newest blocks hold: with the watermark as a literal, both engines skip the
+    others (DuckDB by its zone maps). The model's rows above the watermark are those landed with a future
+    _loaded_at, which every build reads again; without a watermark, only rows without _loaded_at count.
     """
-    landed_since = (
-        f"(select count(*) from {RAW_SCHEMA}.{table} where _loaded_at > cast('{watermark}' as timestamp))"
-        if watermark is not None
-        else "0"
-    )
-    return f"""
-        select (select count(*) from {RAW_SCHEMA}.{table}) - {landed_since}
-            <> (select count(*) from intermediate.{model})
-    """
+
+    def settled(relation: str) -> str:
+        if watermark is None:
+            return f"(select count(*) from {relation} where _loaded_at is null)"
+        return (f"((select count(*) from {relation}) - (select count(*) from {relation} "
+                f"where _loaded_at > cast('{watermark}' as timestamp)))")  # fmt: skip
+
+    return f"select {settled(f'{RAW_SCHEMA}.{table}')} <> {settled(f'intermediate.{model}')}"
 
 
 def finish(

@@ -210,6 +210,7 @@ MIRRORED = (
     "marts.fct_billing_reconciliation",
     "audit.rejected_rows",
     "audit.raw_reconciliation",
+    "audit.usage_reconciliation",
     "reference.ref_features",
     "reference.ref_license_tiers",
     "reference.ref_license_types",

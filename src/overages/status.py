@@ -17,6 +17,8 @@ SOURCES_YML = PROJECT_DIR / "models" / "staging" / "genesys" / "_genesys__source
 # A raw row landed more than this after now is dated in the future (a clock or a landing is wrong).
 FUTURE_SLACK = timedelta(hours=1)
 _PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+# A _loaded_at further ahead of now than this is in the future (SPEC A4).
+FUTURE_AFTER = timedelta(hours=1)
 
 
 def freshness_thresholds() -> tuple[timedelta, timedelta]:
@@ -167,7 +169,8 @@ def render(data: dict[str, Any], path: Path) -> str:
                   f"error past {rule['error_after_hours']:.0f} h):"]  # fmt: skip
     for table in data["raw_tables"]:
         latest = f"{table['latest_loaded_at']:%Y-%m-%d %H:%M:%S}" if table["latest_loaded_at"] else "-"
-        age = f"{table['age_hours']:,.1f} h ago" if table["age_hours"] is not None else ""
+        hours = table["age_hours"]
+        age = "" if hours is None else f"{hours:,.1f} h ago" if hours >= 0 else f"in {-hours:,.1f} h"
         rows = f"{table['rows']:,}" if table["rows"] is not None else "-"
         lines.append(f"  {table['table']:<24} {rows:>12} rows  latest {latest:<19} {age:>14}  {table['freshness']}")
     return "\n".join(lines)

@@ -7,6 +7,11 @@ corrections that then fail a check, null `_loaded_at`, events on a month's first
 microsecond, mid-month subscription changes, wallboard accounts deleted at their creation or at a month's
 first instant or before they were created, overlapping and tied contracts, contracts in another currency,
 workitems of unknown cases. The same seed gives the same rows.
+
+With `edges=True` (SPEC section 6) it also draws what the amendments settle: quantities landed as DOUBLE
+(`double_columns`) holding NaN, infinities, 1e20 and values just past 1,000,000,000 (A1); usage, accounts and
+subscriptions dated before the reference data begins (A2); rows dated after the as-of instant, up to
+9999-12-31, and accounts deleted in the future (A3); and `_loaded_at` years in the future (A4).
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ FEATURE_SPELLINGS = {
     "case_management": ["case_management", "Case_Management ", "CASE_MANAGEMENT", "Case Management"],
 }
 BAD_FEATURES = ["ai tokenz", "support", None]
+# The quantity columns an edges data set lands as DOUBLE, and the values only a DOUBLE can hold (A1).
+DOUBLE_COLUMNS = {"ai_token_events": ["tokens"], "contract_rates": ["unit_price", "committed_quantity"]}
+NOT_BILLABLE = [float("nan"), float("inf"), float("-inf"), 1e20, 1_000_000_000.5, -1e12]
+# A2 and A3: instants before the reference data (2000-01) and long after any as-of instant.
+PAST = [dt.datetime(1999, 12, 31, 23, 59, 59, 999999), dt.datetime(1970, 1, 1), dt.datetime(1999, 6, 15, 8)]
+FUTURE = [dt.datetime(2030, 5, 1), dt.datetime(9999, 12, 31, 23, 59, 59), dt.datetime(2027, 1, 1)]
 
 
 def month_add(month: dt.date, months: int) -> dt.date:
@@ -53,7 +64,8 @@ def start_of(month: dt.date) -> dt.datetime:
 class RawDataSet:
     """The raw rows of one seed: `tables()` returns {raw table: [rows as dicts]}."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, edges: bool = False) -> None:
+        self.edges = edges
         self.random = random.Random(seed)
         self.months = [month_add(dt.date(2026, self.random.randint(1, 9), 1), k)
                        for k in range(self.random.randint(2, 4))]  # fmt: skip
@@ -76,7 +88,15 @@ class RawDataSet:
     def loaded_at(self) -> dt.datetime | None:
         if self.chance(0.02):
             return None
+        if self.edges and self.chance(0.05):
+            return dt.datetime(2030, 1, 1) + dt.timedelta(seconds=self.random.randint(0, 100_000))  # A4
         return self.landed + dt.timedelta(seconds=self.random.randint(0, 100_000))
+
+    def edge_instant(self, instant: dt.datetime) -> dt.datetime:
+        """The instant, or (edges only, about one time in twelve) one before the reference data or far ahead."""
+        if self.edges and self.chance(0.08):
+            return self.random.choice([*PAST, *FUTURE])
+        return instant
 
     def instant(self, low: dt.datetime | None = None, high: dt.datetime | None = None) -> dt.datetime:
         """A time in [low, high), a month's first instant or last microsecond one time in seven or so."""
@@ -153,6 +173,13 @@ class RawDataSet:
                     if row["_loaded_at"] is not None and roll < 0.8:
                         resent["_loaded_at"] = row["_loaded_at"] + dt.timedelta(hours=1 if roll < 0.5 else -1)
                     self.rows["org_subscriptions"].append(resent)
+        if self.edges:  # A2: subscribed since 1999; A3: a row effective in 2030
+            edge_rows = ((self.orgs[0], dt.datetime(1999, 6, 1)), (self.orgs[-1], dt.datetime(2030, 1, 1)))
+            for org, effective_from in edge_rows:
+                self.rows["org_subscriptions"].append({
+                    "org_id": org, "org_name": f"Org {org}", "license_tier": "CX1", "license_type": "named",
+                    "billing_currency": "USD", "effective_from": effective_from, "_loaded_at": self.loaded_at(),
+                })  # fmt: skip
         for _ in range(self.random.randint(0, 2)):
             self.rows["org_subscriptions"].append({
                 "org_id": self.random.choice([None, "", "  ", self.random.choice(self.orgs)]), "org_name": "x",
@@ -160,8 +187,10 @@ class RawDataSet:
                 "effective_from": self.random.choice([None, self.instant()]), "_loaded_at": self.loaded_at(),
             })  # fmt: skip
 
-    def tokens(self, heavy: bool) -> Decimal | None:
+    def tokens(self, heavy: bool) -> Decimal | float | None:
         roll, random_ = self.random.random(), self.random
+        if self.edges and self.chance(0.06):
+            return random_.choice(NOT_BILLABLE)
         if roll < 0.6:
             return Decimal(random_.randint(0, 60 if heavy else 15))
         if roll < 0.9:
@@ -183,7 +212,7 @@ class RawDataSet:
                         "event_id": self.new_id("ev-"),
                         "org_id": self.org(org),
                         "occurred_at": None if self.chance(0.03)
-                        else self.instant(start_of(month), start_of(month_add(month, 1))),
+                        else self.edge_instant(self.instant(start_of(month), start_of(month_add(month, 1)))),
                         "tokens": self.tokens(heavy),
                         "ai_feature": self.random.choice(["copilot", " summary", None]),
                         "_loaded_at": self.loaded_at(),
@@ -215,7 +244,7 @@ class RawDataSet:
                         "case_id": self.new_id("case-"),
                         "org_id": self.org(org) if self.chance(0.3) else org,
                         "created_at": None if self.chance(0.02)
-                        else self.instant(start_of(month), start_of(month_add(month, 1))),
+                        else self.edge_instant(self.instant(start_of(month), start_of(month_add(month, 1)))),
                         "_loaded_at": self.loaded_at(),
                     })  # fmt: skip
 
@@ -274,6 +303,16 @@ class RawDataSet:
                                                      seconds=self.random.randint(0, 86_400))  # fmt: skip
                     if deleted >= horizon_end:
                         deleted = None if self.chance(0.7) else horizon_end
+                if self.edges and self.chance(0.15):  # A2, A3: before the reference data, deleted in the future
+                    created, deleted = self.random.choice([
+                        (dt.datetime(1998, 3, 1), dt.datetime(1999, 2, 1)),
+                        (dt.datetime(1999, 5, 1), dt.datetime(2000, 1, 1)),
+                        (dt.datetime(1999, 5, 1), dt.datetime(1999, 5, 1)),
+                        (dt.datetime(1999, 11, 1), None),
+                        (dt.datetime(1999, 11, 1), dt.datetime(2000, 1, 1, 0, 0, 1)),
+                        (created, dt.datetime(2031, 1, 1)),
+                        (dt.datetime(2030, 2, 1), None),
+                    ])  # fmt: skip
                 rows.append({
                     "account_id": self.new_id("wb-"),
                     "org_id": self.org(org),
@@ -316,6 +355,8 @@ class RawDataSet:
                     "valid_to": valid_to,
                     "_loaded_at": self.loaded_at(),
                 }  # fmt: skip
+                if self.edges and self.chance(0.15):
+                    row[self.random.choice(["unit_price", "committed_quantity"])] = self.random.choice(NOT_BILLABLE)
                 self.rows["contract_rates"].append(row)
                 if self.chance(0.25):  # the same valid_from again: later, earlier or at the same _loaded_at
                     resent = {**row, "unit_price": Decimal("0.75"), "committed_quantity": Decimal(1)}
@@ -332,6 +373,12 @@ class RawDataSet:
         self.contracts()
         for rows in self.rows.values():
             self.random.shuffle(rows)
+        if self.edges:  # landed as DOUBLE: every quantity a float, as the engine reads it
+            for table, columns in DOUBLE_COLUMNS.items():
+                for row in self.rows[table]:
+                    for column in columns:
+                        if row[column] is not None:
+                            row[column] = float(row[column])
         return self.rows
 
 

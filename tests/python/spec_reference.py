@@ -13,13 +13,20 @@ applied"):
 - two contracts with the same `valid_from` and `_loaded_at`: the lower `unit_price`, then the higher
   `committed_quantity`, then the later `valid_to` (open first);
 - a rejected workitem carries the org of its case id's winning row;
-- `list_amount_usd` prices the billed quantity (a commitment included) at the USD list price.
+- `list_amount_usd` prices the billed quantity (a commitment included) at the USD list price;
+- A1: a quantity that is not finite or beyond 1,000,000,000 either way reads as null (it ties as a null among
+  duplicates); a DOUBLE value reads as the decimal the engine casts it to (rounded to the column's places);
+- A2: a wallboard account deleted by the first instant of the reference data is no_reference_data, even one
+  never active; a contract's currency is checked in the first month it covers that is a billing month of
+  the org (on or after its first subscription and the reference data's start);
+- A3: the horizon is the month of the latest accepted instant up to the as-of instant.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,12 +70,40 @@ TIERS = {row["license_tier"] for row in _seed("ref_license_tiers.csv")}
 TYPES = {row["license_type"] for row in _seed("ref_license_types.csv")}
 CURRENCY_CODES = {row["currency"] for row in CURRENCIES}
 FEATURE_CODES = {row["feature"] for row in FEATURE_ROWS}
+# A2: billing months begin with the month of the earliest valid_from of the reference data.
+REFERENCE_START = min(
+    _date(row["valid_from"])
+    for name in ("ref_features.csv", "ref_free_allocations.csv", "ref_list_prices.csv", "ref_currencies.csv",
+                 "ref_license_tiers.csv", "ref_license_types.csv")
+    for row in _seed(name)
+).replace(day=1)  # fmt: skip
+MAX_QUANTITY = Decimal(1_000_000_000)
 
 
 def _one(rows: list[dict], month: dt.date, column: str, **match: str) -> object:
     found = [row[column] for row in rows if _in_force(row, month) and all(row[k] == v for k, v in match.items())]
     assert len(found) == 1, f"reference data: {len(found)} rows for {match} in {month}"
     return found[0]
+
+
+# ----------------------------------------------------------------------------------------- quantities (A1)
+def quantity(value: object, places: int) -> Decimal | None:
+    """A landed quantity as staging reads it: null where it is not a finite number within +/-1e9 (never
+    billable); a float (a DOUBLE column) rounded to the decimal column's places, as the engine's cast does."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value) or abs(value) > MAX_QUANTITY:
+            return None
+        return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    number = Decimal(value)
+    if not number.is_finite() or abs(number) > MAX_QUANTITY:
+        return None
+    return number
+
+
+def invalid_quantity(value: Decimal | None) -> bool:
+    return value is None or value < 0 or value > MAX_QUANTITY
 
 
 # ------------------------------------------------------------------------------------------- codes (SPEC 2)
@@ -151,10 +186,18 @@ class Result:
     rejected_rows: list[Row]
 
 
-def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None) -> Result:
-    """raw: each raw table's rows as dicts of its columns. Returns the rows of marts.fct_monthly_overages and
-    audit.rejected_rows that SPEC.md's rules give."""
+def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None,
+            as_of: dt.datetime = dt.datetime.max) -> Result:  # fmt: skip
+    """raw: each raw table's rows as dicts of its columns; as_of: the build's as-of instant (A3). Returns the rows
+    of marts.fct_monthly_overages and audit.rejected_rows that SPEC.md's rules give."""
     rejected: list[Row] = []
+    raw = {
+        **raw,
+        "ai_token_events": [{**row, "tokens": quantity(row["tokens"], 8)} for row in raw["ai_token_events"]],
+        "contract_rates": [{**row, "unit_price": quantity(row["unit_price"], 4),
+                            "committed_quantity": quantity(row["committed_quantity"], 4)}
+                           for row in raw["contract_rates"]],
+    }  # fmt: skip
 
     def reject(table: str, record_id: str | None, org_id: str | None, reason: str, row: Row) -> None:
         rejected.append({"source_table": table, "record_id": record_id, "org_id": org_id, "reason": reason,
@@ -203,10 +246,19 @@ def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None) -> 
         rows.sort()
 
     def subscription_of(org: str | None, month: dt.date) -> tuple | None:
-        """Rule 3: the accepted row in force at the month's last instant."""
-        month_end = month_start(next_month(month))
-        in_force = [row for row in in_force_rows.get(org, []) if row[0] < month_end]
+        """Rule 3: the accepted row in force at the month's last instant (effective before the next month)."""
+        in_force = [row for row in in_force_rows.get(org, []) if month_of(row[0]) <= month]
         return in_force[-1] if in_force else None
+
+    def first_billing_month(org: str) -> dt.date:
+        """A2: the org's first subscribed month, or the reference data's first month where that is earlier."""
+        return max(month_of(in_force_rows[org][0][0]), REFERENCE_START)
+
+    def usage_reason(org: str, month: dt.date) -> str | None:
+        """A2, then rule 9's no_subscription, for a sound usage row of an org and month."""
+        if month < REFERENCE_START:
+            return "no_reference_data"
+        return "no_subscription" if subscription_of(org, month) is None else None
 
     latest_instants = [row[0] for rows in in_force_rows.values() for row in rows]
 
@@ -234,9 +286,8 @@ def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None) -> 
         reason = (
             "missing_org" if org is None
             else "missing_timestamp" if row["occurred_at"] is None
-            else "invalid_quantity" if row["tokens"] is None or row["tokens"] < 0
-            else "no_subscription" if subscription_of(org, month_of(row["occurred_at"])) is None
-            else None
+            else "invalid_quantity" if invalid_quantity(row["tokens"])
+            else usage_reason(org, month_of(row["occurred_at"]))
         )  # fmt: skip
         if reason:
             reject("ai_token_events", row["id"], org, reason, row)
@@ -254,8 +305,7 @@ def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None) -> 
         reason = (
             "missing_org" if org is None
             else "missing_timestamp" if row["created_at"] is None
-            else "no_subscription" if subscription_of(org, month_of(row["created_at"])) is None
-            else None
+            else usage_reason(org, month_of(row["created_at"]))
         )  # fmt: skip
         if reason:
             reject("cases", row["id"], org, reason, row)
@@ -273,6 +323,8 @@ def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None) -> 
             "missing_org" if org is None
             else "missing_timestamp" if row["created_at"] is None
             else "invalid_interval" if row["deleted_at"] is not None and row["deleted_at"] < row["created_at"]
+            else "no_reference_data" if row["deleted_at"] is not None and row["deleted_at"] <= month_start(
+                REFERENCE_START)
             else "no_subscription" if org not in in_force_rows
             else None
         )  # fmt: skip
@@ -305,7 +357,7 @@ def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None) -> 
         reason = (
             "missing_org" if org is None
             else "missing_timestamp" if row["valid_from"] is None
-            else "invalid_quantity" if any(row[c] is None or row[c] < 0 for c in ("unit_price", "committed_quantity"))
+            else "invalid_quantity" if any(invalid_quantity(row[c]) for c in ("unit_price", "committed_quantity"))
             else "invalid_interval" if row["valid_to"] is not None and row["valid_to"] <= row["valid_from"]
             else "unknown_currency" if code not in CURRENCY_CODES
             else "unknown_feature" if feature not in FEATURE_CODES
@@ -314,7 +366,7 @@ def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None) -> 
         )  # fmt: skip
         if reason is None:
             first_covered = row["valid_from"] if row["valid_from"].day == 1 else next_month(month_of(row["valid_from"]))
-            first_checked = max(first_covered, month_of(in_force_rows[org][0][0]))
+            first_checked = max(first_covered, first_billing_month(org))
             if subscription_of(org, first_checked)[3] != code:
                 reason = "contract_currency_mismatch"
         if reason:
@@ -322,16 +374,17 @@ def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None) -> 
         else:
             contracts.append({**row, "org": org, "feature": feature, "currency": code})
 
-    # The horizon and the marts (section 4, rules 4 to 8).
+    # The horizon and the marts (section 4, A3, rules 4 to 8): instants after the as-of instant never move it.
+    known = [at for at in latest_instants if at <= as_of]
     if through_month is not None:
         horizon = through_month
-    elif latest_instants:
-        horizon = month_of(max(latest_instants))
+    elif known:
+        horizon = month_of(max(known))
     else:
         return Result([], rejected)
     monthly = []
     for org in sorted(in_force_rows):
-        month = month_of(in_force_rows[org][0][0])
+        month = first_billing_month(org)
         while month <= horizon:
             _, tier, licence_type, billing_currency = subscription_of(org, month)
             starts, ends = month_start(month), month_start(next_month(month))

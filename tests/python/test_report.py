@@ -13,6 +13,9 @@ from conftest import raw_file, run_cli
 
 HOSTILE = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("x")'
+# A name that reverses the text after it, hides a mark and rings a bell; an id of 10,000 characters.
+BIDI = "Acme\u202egnp.exe\u2066\u200f\x07 Ltd\x85"
+LONG_ID = "org-" + "long" * 2499
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -27,8 +30,10 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     con_rows = {"org_subscriptions": [
         ("org-hostile", HOSTILE, "CX1", "named", "USD", "2026-08-01 00:00:00", "2026-08-01 00:00:00"),
         ("org-formula", FORMULA, "CX1", "named", "EUR", "2026-08-01 00:00:00", "2026-08-01 00:00:00"),
-    ], "cases": [(f"{org}-case-{i}", org, "2026-10-02 00:00:00", "2026-10-03 00:00:00")
-                 for org in ("org-hostile", "org-formula") for i in range(4000)]}  # fmt: skip
+        ("org-bidi", BIDI, "CX1", "named", "USD", "2026-08-01 00:00:00", "2026-08-01 00:00:00"),
+        (LONG_ID, "Long Id Inc", "CX1", "named", "USD", "2026-08-01 00:00:00", "2026-08-01 00:00:00"),
+    ], "cases": [(f"{org[:20]}-case-{i}", org, "2026-10-02 00:00:00", "2026-10-03 00:00:00")
+                 for org in ("org-hostile", "org-formula", "org-bidi", LONG_ID) for i in range(4000)]}  # fmt: skip
     import duckdb
 
     con = duckdb.connect(str(raw_file(path)))
@@ -58,6 +63,18 @@ def test_report_is_self_contained_and_escapes_hostile_text(report: Path) -> None
         assert section in page
     # The published price-list departure is listed.
     assert re.search(r"<td>case_management</td><td>BRL</td><td class=num>0.1600</td>", page)
+
+
+def test_report_neutralises_control_characters_and_long_values(report: Path) -> None:
+    page = report.read_text()
+    # No control or direction-changing character reaches the page; each shows as a visible escape.
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", page)
+    assert "Acme\\u202egnp.exe\\u2066\\u200f\\u0007 Ltd\\u0085" in page
+    # The 10,000-character id is whole only in title attributes; the cells and labels show it cut short.
+    assert f'title="{LONG_ID}"' in page
+    shown = re.findall(r">(org-(?:long)+[^<]*)<", page)
+    assert shown and all(len(text) <= 60 and text.endswith("\u2026") for text in shown), [len(t) for t in shown]
+    assert "overflow-wrap:anywhere" in page and "max-width:22em" in page
 
 
 def test_report_renders_in_a_headless_browser(report: Path, tmp_path: Path) -> None:

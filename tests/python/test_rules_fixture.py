@@ -61,6 +61,10 @@ org-bad only rejected subscription rows (tier 'CX9' + type 'floating': first fau
         event is `no_subscription` (a rejected row is never in force) and it has no mart rows.
 org-ghost no subscription at all: case, wallboard account and contract -> `no_subscription`;
         a workitem of its (rejected) case -> `unknown_case`, org_id taken from the case's row.
+Before the reference data (A2, it begins in 2000-01): org-a's token event and case at 1999-12-31 23:59:59
+        and a wallboard account deleted at exactly 2000-01-01 00:00 -> `no_reference_data`; org-ghost's
+        1999 event too (no_reference_data comes before no_subscription). A1: a token event of 1,000,000,000.5
+        and a contract unit price of 2,000,000,000 -> `invalid_quantity`.
 Other rejections: every reason of rule 9, and rows with two faults where the first in rule 9's order is
 reported (missing_id+missing_org, duplicate+missing_org, missing_org+missing_timestamp,
 invalid_interval+unknown_case, unknown_license_tier+unknown_license_type, unknown_currency+unknown_feature).
@@ -147,6 +151,7 @@ RAW = {
         ("wb-r3", "org-a", None, None, L1),                               # missing_timestamp
         ("wb-r4", "org-a", ts(2026, 2, 2), ts(2026, 2, 1), L1),           # invalid_interval
         ("wb-r5", None, None, None, L1),                                  # missing_org (+ missing_timestamp)
+        ("wb-old1", "org-a", ts(1998, 1, 1), ts(2000, 1, 1), L1),          # no_reference_data: active only before 2000
     ],
     "ai_token_events": [
         # event_id, org_id, occurred_at, tokens, ai_feature, _loaded_at
@@ -173,6 +178,9 @@ RAW = {
         ("e-r2", "", ts(2026, 1, 5), d("1"), "copilot", L1),                      # missing_org
         ("e-r3", "org-a", None, d("1"), "copilot", L1),                           # missing_timestamp
         ("e-r4", "org-a", ts(2026, 1, 6), None, "copilot", L1),                   # invalid_quantity
+        ("e-old1", "org-a", ts(1999, 12, 31, 23, 59, 59), d("5"), "copilot", L1),  # no_reference_data (A2)
+        ("e-old2", "org-ghost", ts(1999, 6, 1), d("1"), "copilot", L1),     # no_reference_data before no_subscription
+        ("e-big", "org-a", ts(2026, 2, 10), d("1000000000.5"), "copilot", L1),  # invalid_quantity (A1: above 1e9)
     ],
     "cases": [
         # case_id, org_id, created_at, _loaded_at
@@ -194,6 +202,7 @@ RAW = {
         ("c-r1", None, ts(2026, 1, 2), L1),                              # missing_org
         (None, "org-a", ts(2026, 1, 2), L1),                             # missing_id
         ("c-r3", "org-a", None, L1),                                     # missing_timestamp
+        ("c-old1", "org-a", ts(1999, 12, 31, 23, 59, 59), L1),            # no_reference_data (A2)
     ],
     "case_workitems": [
         # workitem_id, case_id, queue_id, created_at, completed_at, _loaded_at
@@ -232,6 +241,7 @@ RAW = {
         ("org-a", "ai_tokens", "CHF", d("1"), d("1"), day("2026-01-01"), None, L1),      # unknown_currency
         ("org-a", "Video Minutes", "USD", d("1"), d("1"), day("2026-01-01"), None, L1),  # unknown_feature
         ("org-a", "Video", "chf", d("1"), d("1"), day("2026-01-01"), None, L1),          # currency first
+        ("org-a", "ai_tokens", "USD", d("2000000000"), d("1"), day("2026-01-01"), None, L1),  # invalid_quantity (A1)
     ],
 }
 
@@ -341,6 +351,7 @@ EXPECTED_REJECTED = [
 
     ("wallboard_accounts", "wb-a5", "org-a", "duplicate", L1),
     ("wallboard_accounts", "wb-g1", "org-ghost", "no_subscription", L1),
+    ("wallboard_accounts", "wb-old1", "org-a", "no_reference_data", L1),
     ("wallboard_accounts", None, "org-a", "missing_id", L1),
     ("wallboard_accounts", "wb-r2", None, "missing_org", L1),
     ("wallboard_accounts", "wb-r3", "org-a", "missing_timestamp", L1),
@@ -356,6 +367,9 @@ EXPECTED_REJECTED = [
     ("ai_token_events", "e-r2", None, "missing_org", L1),
     ("ai_token_events", "e-r3", "org-a", "missing_timestamp", L1),
     ("ai_token_events", "e-r4", "org-a", "invalid_quantity", L1),
+    ("ai_token_events", "e-big", "org-a", "invalid_quantity", L1),
+    ("ai_token_events", "e-old1", "org-a", "no_reference_data", L1),
+    ("ai_token_events", "e-old2", "org-ghost", "no_reference_data", L1),
 
     ("cases", "c-a-tie", "org-a", "duplicate", L1),
     ("cases", "c-a-move", "org-a", "duplicate", L1),
@@ -365,6 +379,7 @@ EXPECTED_REJECTED = [
     ("cases", "c-r1", None, "missing_org", L1),
     ("cases", None, "org-a", "missing_id", L1),
     ("cases", "c-r3", "org-a", "missing_timestamp", L1),
+    ("cases", "c-old1", "org-a", "no_reference_data", L1),
 
     ("case_workitems", "w3", "org-a", "duplicate", L1),
     ("case_workitems", "w4", "org-a", "invalid_interval", L1),
@@ -383,6 +398,7 @@ EXPECTED_REJECTED = [
     ("contract_rates", None, "org-a", "missing_timestamp", L1),
     ("contract_rates", "org-a|ai_tokens|2026-01-01", "org-a", "invalid_quantity", L1),
     ("contract_rates", "org-a|case_management|2026-01-01", "org-a", "invalid_quantity", L1),
+    ("contract_rates", "org-a|ai_tokens|2026-01-01", "org-a", "invalid_quantity", L1),
     ("contract_rates", "org-a|wallboard|2026-02-01", "org-a", "invalid_interval", L1),
     ("contract_rates", "org-a|ai_tokens|2026-01-01", "org-a", "unknown_currency", L1),
     ("contract_rates", "org-a|video_minutes|2026-01-01", "org-a", "unknown_feature", L1),
@@ -391,15 +407,15 @@ EXPECTED_REJECTED = [
 
 # source_table, rows_landed, rows_accepted, rows_rejected, is_balanced
 EXPECTED_RECONCILIATION = [
-    ("ai_token_events", 23, 14, 9, True),
+    ("ai_token_events", 26, 14, 12, True),
     ("case_workitems", 12, 4, 8, True),
-    ("cases", 798, 790, 8, True),
-    ("contract_rates", 20, 8, 12, True),
+    ("cases", 799, 790, 9, True),
+    ("contract_rates", 21, 8, 13, True),
     # The optional Genesys billing tables, never landed here: the build creates them empty.
     ("genesys_billing_charges", 0, 0, 0, True),
     ("genesys_invoice_lines", 0, 0, 0, True),
     ("org_subscriptions", 13, 7, 6, True),
-    ("wallboard_accounts", 18, 11, 7, True),
+    ("wallboard_accounts", 19, 11, 8, True),
 ]
 
 
@@ -486,7 +502,7 @@ def test_rejected_rows_every_row(built: Path) -> None:
         from audit.rejected_rows
         order by source_table, reason, record_id nulls first, org_id nulls first, _loaded_at
     """)
-    assert len(EXPECTED_REJECTED) == 50
+    assert len(EXPECTED_REJECTED) == 56
     missing = Counter(EXPECTED_REJECTED) - Counter(actual)
     unexpected = Counter(actual) - Counter(EXPECTED_REJECTED)
     assert not missing and not unexpected, (
@@ -500,8 +516,8 @@ def test_every_rejection_reason_is_exercised(built: Path) -> None:
     reasons = {row[0] for row in query(built, "select distinct reason from audit.rejected_rows")}
     assert reasons == {
         "missing_id", "duplicate", "missing_org", "missing_timestamp", "invalid_quantity", "invalid_interval",
-        "unknown_license_tier", "unknown_license_type", "unknown_currency", "unknown_feature", "no_subscription",
-        "contract_currency_mismatch", "unknown_case",
+        "unknown_license_tier", "unknown_license_type", "unknown_currency", "unknown_feature", "no_reference_data",
+        "no_subscription", "contract_currency_mismatch", "unknown_case",
     }
 
 

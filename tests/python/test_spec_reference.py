@@ -6,6 +6,9 @@ repeats). Each data set is landed in a fresh warehouse and built by the real CLI
 marts.fct_monthly_overages and audit.rejected_rows must equal the reference's, and every invoice line must
 be its monthly row with billed_quantity > 0. One data set is built with --through-month, and one is built,
 landed again (corrections, a past month's licence change, an earlier subscription) and built incrementally.
+Every build is given the same as-of instant as the reference (SPEC A3). The edges data sets (SPEC section 6)
+land their quantities as DOUBLE, with NaN, infinities and 1e20 among them, and hold rows from before the
+reference data, from after the as-of instant and landed years ahead.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from adversarial_raw import RawDataSet, as_tuples, second_batch
+from adversarial_raw import DOUBLE_COLUMNS, RawDataSet, as_tuples, second_batch
 from conftest import land_raw, query, run_cli
 from overages.raw_contract import RAW_TABLES
 from spec_reference import FOUR_PLACES, compute
@@ -30,6 +33,9 @@ MONTHLY_COLUMNS = [
 ]  # fmt: skip
 REJECTED_COLUMNS = ["source_table", "record_id", "org_id", "reason", "_loaded_at"]
 KEY = slice(0, 3)
+# The builds' as-of instant: most rows land a day either side of it, some years ahead.
+AS_OF = dt.datetime(2026, 12, 1, 12)
+AS_OF_OPTION = ("--as-of", AS_OF.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _canonical(value: object) -> object:
@@ -49,7 +55,7 @@ def _differences(expected: list[tuple], actual: list[tuple]) -> list[str]:
 
 def _check(warehouse: Path, raw: dict[str, list[dict]], through_month: dt.date | None = None) -> None:
     """Compare the built marts with the reference."""
-    expected = compute(raw, through_month)
+    expected = compute(raw, through_month, AS_OF)
     built = query(warehouse, f"select {', '.join(MONTHLY_COLUMNS)} from marts.fct_monthly_overages")
     monthly = _rows(expected.monthly_overages, MONTHLY_COLUMNS)
     assert len({row[KEY] for row in built}) == len(built), "fct_monthly_overages repeats an org, month and feature"
@@ -65,12 +71,24 @@ def _check(warehouse: Path, raw: dict[str, list[dict]], through_month: dt.date |
     assert not _differences(billed, lines), "\n".join(_differences(billed, lines))
 
 
-def _build(warehouse: Path, tables: dict[str, list[dict]], *options: str) -> None:
-    land_raw(warehouse, as_tuples(tables))
-    run_cli("build", "--skip-validate", "--quiet", *options, warehouse=warehouse)
+def _build(warehouse: Path, tables: dict[str, list[dict]], *options: str, doubles: bool = False) -> None:
+    if doubles:  # the quantity columns as a loader that writes floats lands them (SPEC A1)
+        land_raw(warehouse, {})
+        con = duckdb.connect(str(warehouse))
+        try:
+            for table, columns in DOUBLE_COLUMNS.items():
+                for column in columns:
+                    con.execute(f"alter table raw.{table} alter {column} type double")
+        finally:
+            con.close()
+        land_raw_append(warehouse, tables)
+    else:
+        land_raw(warehouse, as_tuples(tables))
+    run_cli("build", "--skip-validate", "--quiet", *AS_OF_OPTION, *options, warehouse=warehouse)
 
 
 SEEDS = [1, 2, 3]
+EDGE_SEEDS = [6, 7]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -80,6 +98,35 @@ def test_marts_equal_the_reference(seed: int, tmp_path: Path) -> None:
     _build(warehouse, tables)
     _check(warehouse, tables)
     assert query(warehouse, "select count(*) from marts.fct_monthly_overages")[0][0] > 0
+
+
+@pytest.mark.parametrize("seed", EDGE_SEEDS)
+def test_edges_equal_the_reference(seed: int, tmp_path: Path) -> None:
+    """SPEC section 6: NaN, infinite and out-of-range quantities landed as DOUBLE are invalid_quantity, not a
+    failed build; rows before the reference data are no_reference_data; rows after the as-of instant never
+    move the horizon (at most the as-of month) and wait; future _loaded_at only takes part in rule 2."""
+    tables = RawDataSet(seed, edges=True).tables()
+    warehouse = tmp_path / f"edges-{seed}.duckdb"
+    _build(warehouse, tables, doubles=True)
+    _check(warehouse, tables)
+    latest = query(warehouse, "select max(billing_month) from marts.fct_monthly_overages")[0][0]
+    assert latest is not None and latest <= AS_OF.date().replace(day=1)
+
+
+def test_the_edge_data_sets_exercise_the_amendments() -> None:
+    """The edges comparison means something only if its data hit A1 to A4."""
+    data = [RawDataSet(seed, edges=True).tables() for seed in EDGE_SEEDS]
+    results = [compute(tables, None, AS_OF) for tables in data]
+    reasons = Counter(row["reason"] for result in results for row in result.rejected_rows)
+    assert reasons["no_reference_data"] >= 5 and reasons["invalid_quantity"] >= 5, reasons
+    tokens = [row["tokens"] for tables in data for row in tables["ai_token_events"] if row["tokens"] is not None]
+    assert any(t != t for t in tokens) and float("inf") in tokens and 1e20 in tokens  # NaN, infinity, 1e20
+    events = [row["occurred_at"] for tables in data for row in tables["ai_token_events"] if row["occurred_at"]]
+    assert any(at.year == 9999 for at in events) and any(at.year < 2000 for at in events)
+    loaded = [row["_loaded_at"] for tables in data for rows in tables.values() for row in rows if row["_loaded_at"]]
+    assert any(at.year == 2030 for at in loaded)
+    monthly = [row for result in results for row in result.monthly_overages]
+    assert any(row["billing_month"] == dt.date(2000, 1, 1) for row in monthly)  # subscribed since 1999
 
 
 def test_the_data_sets_exercise_the_rules() -> None:
@@ -113,7 +160,7 @@ def test_incremental_build_after_a_second_landing(tmp_path: Path) -> None:
     _check(warehouse, tables)
     batch = second_batch(tables, 5)
     land_raw_append(warehouse, batch)
-    run_cli("build", "--skip-validate", "--quiet", warehouse=warehouse)
+    run_cli("build", "--skip-validate", "--quiet", *AS_OF_OPTION, warehouse=warehouse)
     both = {table: rows + batch[table] for table, rows in tables.items()}
     _check(warehouse, both)
     last = query(warehouse, "select full_refresh, rows_landed_since_previous from audit.build_runs "

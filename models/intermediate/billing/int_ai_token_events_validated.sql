@@ -40,7 +40,7 @@ validated as (
             when landing_rank > 1 then 'duplicate'
             when org_id is null then 'missing_org'
             when occurred_at is null then 'missing_timestamp'
-            when tokens is null or tokens < 0 then 'invalid_quantity'
+            when {{ overages.is_invalid_quantity('tokens') }} then 'invalid_quantity'
         end as rejection_reason,
         {{ overages.batch_at() }} as _batch_at
     from ranked_by_landing

@@ -122,7 +122,7 @@ case_verdicts as (
         case_winners.org_id,
         case
             when case_winners.rejection_reason is null
-                and {{ overages.subscribed_at_end_of('case_winners.billing_month', 'orgs_subscribed.first_subscribed_at') }}
+                and {{ overages.is_billed_month('case_winners.billing_month', 'orgs_subscribed.first_billing_month') }}
                 then 1
             else 0
         end as is_accepted
@@ -148,7 +148,7 @@ rejected as (
 {{ overages.with_day_rows('rejected', {
     '_consumed_batch_at': 'select max(_batch_at) from ' ~ ref('int_case_workitems_validated'),
     '_consumed_cases_batch_at': 'select max(_batch_at) from ' ~ ref('int_cases_validated'),
-    '_consumed_cases_loaded_at': 'select max(_loaded_at) from ' ~ ref('int_cases_validated'),
+    '_consumed_cases_loaded_at': 'select max(_loaded_at) from ' ~ ref('int_cases_validated') ~ ' where ' ~ overages.landed_by_its_batch(),
 }) }}
 
 select * from final

@@ -25,6 +25,7 @@ counted as (
         'case_management' as feature,
         cast(sum(case when rejection_reason is null then 1 else 0 end) as decimal(18, 4)) as usage_quantity,
         sum(case when rejection_reason is null then 1 else 0 end) as sound_rows,
+        min(case when rejection_reason is null then created_at end) as first_occurred_at,
         max(case when rejection_reason is null then created_at end) as last_occurred_at,
         max(_batch_at) as _consumed_batch_at
     from cases

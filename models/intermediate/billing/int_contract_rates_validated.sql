@@ -97,8 +97,8 @@ validated as (
         case
             when numbered.org_id is null then 'missing_org'
             when numbered.valid_from is null then 'missing_timestamp'
-            when numbered.unit_price is null or numbered.unit_price < 0
-                or numbered.committed_quantity is null or numbered.committed_quantity < 0
+            when {{ overages.is_invalid_quantity('numbered.unit_price') }}
+                or {{ overages.is_invalid_quantity('numbered.committed_quantity') }}
                 then 'invalid_quantity'
             when numbered.valid_to <= numbered.valid_from then 'invalid_interval'
             when currencies.currency is null then 'unknown_currency'

@@ -148,10 +148,12 @@ amounts as (
         billed_quantity,
         unit_price,
         price_source,
-        {{ overages.round_to_minor_units(overages.multiply_decimals('billed_quantity', 'unit_price'), 'minor_units') }}
-            as overage_amount,
-        {{ overages.round_to_minor_units(overages.multiply_decimals('billed_quantity', 'usd_list_unit_price'), 2) }}
-            as list_amount_usd,
+        {{ overages.round_to_minor_units(overages.within_decimal_18_4(
+            overages.multiply_decimals('billed_quantity', 'unit_price'), 'org_id', 'billing_month',
+            "the ' || feature || ' overage amount"), 'minor_units') }} as overage_amount,
+        {{ overages.round_to_minor_units(overages.within_decimal_18_4(
+            overages.multiply_decimals('billed_quantity', 'usd_list_unit_price'), 'org_id', 'billing_month',
+            "the ' || feature || ' list amount in USD"), 2) }} as list_amount_usd,
         invoice_code,
         list_unit_price,
         minor_units

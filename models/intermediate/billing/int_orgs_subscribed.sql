@@ -1,12 +1,17 @@
 {#
-    The orgs that have at least one accepted subscription row, and since when. Rule 3 and the
-    no_subscription checks see only accepted rows: a rejected row is never in force.
+    The orgs that have at least one accepted subscription row, since when, and their first billing month:
+    the month of that row, or the month the reference data begins where the row is older (SPEC A2). Rule 3
+    and the no_subscription checks see only accepted rows: a rejected row is never in force.
 #}
 with
 
 subscriptions as (
     select * from {{ ref('int_org_subscriptions_validated') }}
     where rejection_reason is null
+),
+
+reference_start as (
+    select * from {{ ref('int_reference_data_start') }}
 ),
 
 first_subscribed as (
@@ -21,8 +26,10 @@ with_first_month as (
     select
         org_id,
         first_subscribed_at,
-        {{ overages.month_of('first_subscribed_at') }} as first_billing_month
+        greatest({{ overages.month_of('first_subscribed_at') }}, reference_start.first_billing_month)
+            as first_billing_month
     from first_subscribed
+    cross join reference_start
 )
 
 select * from with_first_month

@@ -25,8 +25,9 @@ summed as (
         billing_month,
         month_key,
         'ai_tokens' as feature,
-        cast(coalesce(sum(case when rejection_reason is null then tokens end), 0) as decimal(18, 4))
-            as usage_quantity,
+        cast({{ overages.within_decimal_18_4('coalesce(sum(case when rejection_reason is null then tokens end), 0)',
+            'org_id', 'billing_month', 'the AI tokens') }} as decimal(18, 4)) as usage_quantity,
+        min(case when rejection_reason is null then occurred_at end) as first_occurred_at,
         sum(case when rejection_reason is null then 1 else 0 end) as sound_rows,
         max(case when rejection_reason is null then occurred_at end) as last_occurred_at,
         max(_batch_at) as _consumed_batch_at

@@ -36,13 +36,13 @@ accepted_counts as (
     from {{ ref('int_token_usage_summed_to_months') }} as token_usage
     inner join orgs_subscribed
         on token_usage.org_id = orgs_subscribed.org_id
-    where {{ overages.subscribed_at_end_of('token_usage.billing_month', 'orgs_subscribed.first_subscribed_at') }}
+    where {{ overages.is_billed_month('token_usage.billing_month', 'orgs_subscribed.first_billing_month') }}
     union all
     select 'cases', coalesce(sum(case_counts.sound_rows), 0)
     from {{ ref('int_cases_counted_to_months') }} as case_counts
     inner join orgs_subscribed
         on case_counts.org_id = orgs_subscribed.org_id
-    where {{ overages.subscribed_at_end_of('case_counts.billing_month', 'orgs_subscribed.first_subscribed_at') }}
+    where {{ overages.is_billed_month('case_counts.billing_month', 'orgs_subscribed.first_billing_month') }}
     union all
     {# Sound workitems are accepted unless their case is not (unknown_case): no second join of the largest table. #}
     select

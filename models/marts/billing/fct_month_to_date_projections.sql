@@ -1,7 +1,7 @@
 {#
     The month in progress, projected to its end from the run rate so far. Method (also in the YAML):
-    the month is the horizon month; "so far" runs to the as_of instant (the var as_of when given, else the
-    latest accepted activity, capped at the month's end); elapsed = the share of the month's seconds that
+    the month is the horizon month; "so far" runs to the build's as-of instant (int_billing_horizon.as_of_at:
+    the var as_of when given, else when the build started; capped at the month's end); elapsed = the share of the month's seconds that
     have passed. Tokens and cases are projected linearly, usage / elapsed; wallboard accounts are billed
     per account active at any instant, so the accounts so far are the projection. The projected overage,
     billed quantity (with any committed tier) and amount then follow rules 6 to 8.
@@ -19,11 +19,7 @@ horizon as (
 month_in_progress as (
     select
         horizon_month as billing_month,
-        {%- if var('as_of') %}
-        cast('{{ var("as_of") }}' as {{ dbt.type_timestamp() }}) as reported_as_of,
-        {%- else %}
-        latest_activity_at as reported_as_of,
-        {%- endif %}
+        as_of_at as reported_as_of,
         cast({{ dbt.dateadd('month', 1, 'horizon_month') }} as {{ dbt.type_timestamp() }}) as month_end
     from horizon
 ),

@@ -31,11 +31,19 @@ CURRENCIES = ["USD", "CAD", "AUD", "NZD", "GBP", "EUR", "BRL", "JPY", "ZAR"]
 LICENSE_TIERS = ["CX1", "CX2", "CX2_DIGITAL", "CX3", "CX3_DIGITAL", "CX4", "EX"]
 MINOR_UNITS = {currency: (0 if currency == "JPY" else 2) for currency in CURRENCIES}
 CASE_INVOICE_CODE = "GC-170-NV-CASEMGMT"
-REJECTION_REASONS = [
-    "missing_id", "duplicate", "missing_org", "missing_timestamp", "invalid_quantity", "invalid_interval",
-    "unknown_license_tier", "unknown_license_type", "unknown_currency", "unknown_feature", "no_subscription",
-    "contract_currency_mismatch", "unknown_case",
-]  # fmt: skip
+
+
+def _rejection_reasons() -> list[str]:
+    """SPEC rule 9's reasons in their order: the var rejection_reasons of dbt_project.yml, the project's one list."""
+    import yaml
+
+    from overages.warehouse import PROJECT_DIR
+
+    with (PROJECT_DIR / "dbt_project.yml").open(encoding="utf-8") as handle:
+        return list(yaml.safe_load(handle)["vars"]["rejection_reasons"])
+
+
+REJECTION_REASONS = _rejection_reasons()
 RAW_TABLES = ["org_subscriptions", "wallboard_accounts", "ai_token_events", "cases", "case_workitems",
               "contract_rates", "genesys_billing_charges", "genesys_invoice_lines"]  # fmt: skip
 
@@ -229,6 +237,87 @@ def billing_reconciliation(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return _frame(con, "select * from marts.fct_billing_reconciliation order by org_id, billing_month, feature")
 
 
+def usage_conserved(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per raw usage table, org, month and feature: the usage of its accepted rows (audit.usage_reconciliation,
+    recomputed from the validated rows) beside what the monthly overages mart bills now, for every month up
+    to the horizon; and per raw table, the usage waiting beyond it. Usage is conserved where the two agree.
+    """
+    frame = _frame(
+        con,
+        """
+        with accepted as (
+            select * from audit.usage_reconciliation where not is_beyond_horizon
+        ),
+        billed as (
+            select org_id, billing_month, feature, usage_quantity from marts.fct_monthly_overages
+            where usage_quantity <> 0
+        )
+        select
+            'month' as kind,
+            coalesce(accepted.source_table, case billed.feature when 'ai_tokens' then 'ai_token_events'
+                when 'case_management' then 'cases' else 'wallboard_accounts' end) as source_table,
+            coalesce(accepted.org_id, billed.org_id) as org_id,
+            coalesce(accepted.billing_month, billed.billing_month) as billing_month,
+            coalesce(accepted.feature, billed.feature) as feature,
+            coalesce(accepted.accepted_usage, 0) as accepted_usage,
+            coalesce(billed.usage_quantity, 0) as billed_usage
+        from accepted
+        full outer join billed
+            on accepted.org_id = billed.org_id and accepted.billing_month = billed.billing_month
+            and accepted.feature = billed.feature
+        union all
+        select 'waiting', source_table, null, null, feature, sum(accepted_usage), 0
+        from audit.usage_reconciliation where is_beyond_horizon
+        group by all
+        order by 1, 2, 3, 4, 5
+    """,
+    )
+    frame["is_conserved"] = [
+        k != "month" or a == b for k, a, b in zip(frame.kind, frame.accepted_usage, frame.billed_usage, strict=True)
+    ]
+    return frame
+
+
+# Where each raw table's rows are dated (SPEC A3) and how a row is named.
+_DATED = {
+    "org_subscriptions": ("effective_from", "org_id || '|' || cast(effective_from as varchar)"),
+    "wallboard_accounts": ("greatest(created_at, coalesce(deleted_at, created_at))", "account_id"),
+    "ai_token_events": ("occurred_at", "event_id"),
+    "cases": ("created_at", "case_id"),
+    "case_workitems": ("greatest(created_at, coalesce(completed_at, created_at))", "workitem_id"),
+    "contract_rates": (
+        "cast(valid_from as timestamp)",
+        "org_id || '|' || feature || '|' || cast(valid_from as varchar)",
+    ),
+}
+_LISTED = 1000
+
+
+def future_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Raw rows from the build's future (SPEC A3, A4): dated more than a day after its as-of instant
+    (intermediate.int_billing_horizon.as_of_at), or landed (_loaded_at) more than an hour after it; at most
+    1,000 of each table and kind. Empty on a Spark mirror, which carries no raw tables.
+    """
+    columns = ["kind", "source_table", "record_id", "row_at", "hours_after_as_of"]
+    has_tables = con.execute(
+        "select count(*) from information_schema.tables where (table_schema = 'intermediate' "
+        "and table_name = 'int_billing_horizon') or (table_schema = 'raw' and table_name = 'cases')"
+    ).fetchall()[0][0]
+    if has_tables < 2:
+        return pd.DataFrame(columns=columns)
+    selects = []
+    for table, (dated, record_id) in _DATED.items():
+        for kind, at, limit_hours in (("dated", dated, 24), ("loaded", "_loaded_at", 1)):
+            selects.append(f"""
+                (select '{kind}' as kind, '{table}' as source_table, cast({record_id} as varchar) as record_id,
+                        cast({at} as timestamp) as row_at,
+                        date_diff('second', as_of.as_of_at, cast({at} as timestamp)) / 3600.0 as hours_after_as_of
+                 from raw.{table} cross join (select as_of_at from intermediate.int_billing_horizon) as as_of
+                 where cast({at} as timestamp) > as_of.as_of_at + interval {limit_hours} hour
+                 order by row_at desc limit {_LISTED})""")
+    return _frame(con, " union all ".join(selects) + " order by 1, 2, 4 desc")[columns]
+
+
 FRAMES: dict[str, Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]] = {
     "reference_data": reference_data,
     "price_consistency": price_consistency,
@@ -236,6 +325,8 @@ FRAMES: dict[str, Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]] = {
     "invoice_totals": invoice_totals,
     "nothing_lost": nothing_lost,
     "billing_reconciliation": billing_reconciliation,
+    "usage_conserved": usage_conserved,
+    "future_rows": future_rows,
 }
 
 

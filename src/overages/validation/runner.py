@@ -20,9 +20,12 @@ from overages.validation.suites import SUITES
 _IDENTIFYING = ["kind", "source_table", "reason", "org_id", "billing_month", "feature", "license_tier",
                 "license_type", "currency", "billing_currency"]  # fmt: skip
 # Figures shown beside a failing row, per suite, so that a report explains itself.
-_DETAILS = {"price_consistency": ["unit_price", "usd_unit_price", "ratio_to_usd", "rate_implied_by_others"],
-            "billing_reconciliation": ["quantity_difference", "rate_difference", "charge_difference",
-                                       "invoiced_difference"]}  # fmt: skip
+_DETAILS = {
+    "price_consistency": ["unit_price", "usd_unit_price", "ratio_to_usd", "rate_implied_by_others"],
+    "usage_conserved": ["accepted_usage", "billed_usage"],
+    "future_rows": ["record_id", "row_at"],
+    "billing_reconciliation": ["quantity_difference", "rate_difference", "charge_difference", "invoiced_difference"],
+}
 
 
 @dataclass

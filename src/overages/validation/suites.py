@@ -213,6 +213,29 @@ def billing_reconciliation() -> list[gxe.Expectation]:
     ]  # fmt: skip
 
 
+def usage_conserved() -> list[gxe.Expectation]:
+    return [
+        gxe.ExpectColumnValuesToBeInSet(
+            column="is_conserved", value_set=[True], **_where(Column("kind") == "month"),
+            meta=_protects("SPEC rule 10: the usage of every accepted row reaches the marts, or waits beyond the "
+                           "horizon: per org and month, accepted usage equals billed usage"),
+        ),
+    ]  # fmt: skip
+
+
+def future_rows() -> list[gxe.Expectation]:
+    return [
+        gxe.ExpectColumnValuesToBeBetween(
+            column="hours_after_as_of", max_value=24, severity="warning", **_where(Column("kind") == "dated"),
+            meta=_protects("SPEC A3: rows dated more than a day after the as-of instant wait beyond the horizon"),
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="hours_after_as_of", max_value=1, severity="warning", **_where(Column("kind") == "loaded"),
+            meta=_protects("SPEC A4: a _loaded_at more than an hour after the as-of instant is in the future"),
+        ),
+    ]  # fmt: skip
+
+
 # Suite name -> (frame it validates, its expectations, what it is for).
 SUITES = {
     "reference_data": ("reference_data", reference_data,
@@ -225,6 +248,10 @@ SUITES = {
                       "Invoice lines: they add up to the monthly overages."),
     "nothing_lost": ("nothing_lost", nothing_lost,
                      "Nothing lost: every raw row accepted or rejected with a listed reason."),
+    "usage_conserved": ("usage_conserved", usage_conserved,
+                        "Usage conserved: accepted usage is billed, or waits beyond the horizon."),
+    "future_rows": ("future_rows", future_rows,
+                    "Rows from the future (warning): dated after the as-of instant, or landed after it."),
     "billing_reconciliation": ("billing_reconciliation", billing_reconciliation,
                                "Billing reconciliation (warning): Genesys's charges and invoices against ours."),
 }  # fmt: skip
