@@ -53,6 +53,7 @@ def run_build(
                 full_refresh = _reshaped(runs.reshaped_models(expected, runs.built_columns(con, list(expected))),
                                          warnings)  # fmt: skip
             record = runs.start(con, through_month, full_refresh)
+            priced_before = runs.pricing_digest(con)
         finally:
             con.close()
         progress.step(f"building with dbt ({'full refresh' if full_refresh else 'incremental'})")
@@ -79,7 +80,8 @@ def run_build(
                     first = report.failures[0]
                     more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
                     message = f"validation failed: {first.describe()}{more}"
-            runs.finish(con, record, outcome, message)
+            runs.record_reference_changes(con, record, priced_before, PROJECT_DIR / "seeds")
+            runs.finish(con, record, outcome, message, validated=report is not None)
             return BuildResult(record=record, summary=summary.collect(con), validation=report, warnings=warnings)
         finally:
             con.close()
