@@ -87,7 +87,7 @@ def load_month(con: duckdb.DuckDBPyConnection, month: date) -> list[Invoice]:
 
 def _invoice(con: duckdb.DuckDBPyConnection, header: dict[str, Any], units: dict[str, int] | None = None,
              counted: set[str] | None = None) -> Invoice:  # fmt: skip
-    order = "line_type, feature, adjusted_billing_month, currency"
+    order = "case when line_type = 'charge' then 0 else 1 end, feature, adjusted_billing_month, currency"
     lines = _rows(con, f"select {', '.join(LINE_COLUMNS)} from marts.fct_invoice_lines where invoice_number = ? "
                        f"order by {order}", [header["invoice_number"]])  # fmt: skip
     return Invoice(header, lines, units if units is not None else money.minor_units(con),

@@ -9,9 +9,15 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
+import yaml
 
-# Units counted in whole items: their quantities never show decimals (tokens may be fractional).
-COUNTED_UNITS = ("account", "case")
+from overages.warehouse import PROJECT_DIR
+
+# Units counted in whole items (the dbt var counted_units): their quantities never show decimals (tokens may be
+# fractional).
+COUNTED_UNITS = tuple(
+    yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]["counted_units"]
+)
 # The minor units of a currency the reference data does not list (never the case for accepted rows).
 DEFAULT_MINOR_UNITS = 2
 
