@@ -97,16 +97,21 @@ def main() -> None:
     help="Billing months of usage, ending with --end-month.",
 )
 @click.option(
-    "--end-month", callback=_month, default="2026-10", show_default=True, help="Last month of usage (YYYY-MM)."
-)
+    "--end-month", callback=_month, default=None, show_default="the month before today (UTC)",
+    help="Last month of usage (YYYY-MM).",
+)  # fmt: skip
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed: same seed, same rows.")
 @_target_option
-def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: int, target: str) -> None:
+def demo(warehouse: str | None, orgs: int, months: int, end_month: str | None, seed: int, target: str) -> None:
     """Land a synthetic raw data set (with a share of every fault) in the warehouse's raw schema."""
     from overages import demo as demo_data
 
     started = time.perf_counter()
-    data = demo_data.generate(orgs=orgs, months=months, seed=seed, end_month=end_month)
+    # Landed as of today's first instant (UTC): fresh for `overages status`, and the same rows all day for a seed.
+    from datetime import UTC, datetime
+
+    landed_by = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    data = demo_data.generate(orgs=orgs, months=months, seed=seed, end_month=end_month, landed_by=landed_by)
     if target == "spark":
         from overages import spark
 
