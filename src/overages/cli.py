@@ -512,6 +512,31 @@ def _echo_follow_up_build(result: object) -> None:
         raise ValidationFailed(record.message or "validation failed")
 
 
+@main.command()
+@_warehouse_option
+@click.argument("name", required=False)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True, help="Rows to print.")
+def analyses(warehouse: str | None, name: str | None, limit: int) -> None:
+    """List the analyses (analyses/*.sql), or run NAME: compiled by dbt, run read-only, printed as a table."""
+    from overages import analyses as questions
+
+    if name is None:
+        listed = questions.available()
+        width = max(len(n) for n in listed)
+        click.echo("Analyses (overages analyses NAME runs one):")
+        for analysis, about in listed.items():
+            click.echo(f"  {analysis:<{width}}  {about}")
+        return
+    path = resolve_path(warehouse)
+    con = connect(path, read_only=True)
+    try:
+        _require_marts(con, path)
+    finally:
+        con.close()
+    columns, rows = questions.run(path, name)
+    click.echo(questions.render(columns, rows, limit))
+
+
 @main.command("gx-config")
 def gx_config() -> None:
     """Write the Great Expectations project (gx/) from the suites defined in code."""

@@ -82,3 +82,20 @@ def test_quarter_utilisation_counts_match_the_mart(compiled: tuple[Path, dict[st
     con.close()
     got = [(r[0], r[1], r[columns.index("orgs_under_a_quarter")]) for r in rows]
     assert got == expected
+
+
+def test_the_cli_lists_and_runs_an_analysis(compiled: tuple[Path, dict[str, str]]) -> None:
+    path, _ = compiled
+    listed = run_cli("analyses").stdout
+    assert all(name in listed for name in ANALYSES)
+    before = path.stat().st_mtime_ns
+    done = run_cli("analyses", "top_overage_orgs_this_month", "--limit", "3", warehouse=path)
+    assert path.stat().st_mtime_ns == before  # read-only
+    out = done.stdout.splitlines()
+    columns, rows = run(compiled, "top_overage_orgs_this_month")
+    assert out[0].split() == columns  # the result, not the compiled SQL
+    assert [line.split()[0] for line in out[2:5]] == [row[0] for row in rows[:3]]
+    assert out[-1] == f"{len(rows):,} rows (first 3 shown; --limit to see more)"
+    missing = run_cli("analyses", "no_such_question", warehouse=path, check=False)
+    assert missing.returncode != 0 and "no analysis 'no_such_question'" in missing.stderr
+    assert missing.stderr.strip().count("\n") == 0
