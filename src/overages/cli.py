@@ -98,7 +98,7 @@ def main() -> None:
 )
 @click.option(
     "--end-month", callback=_month, default=None, show_default="the month before today (UTC)",
-    help="Last month of usage (YYYY-MM).",
+    help="Last month of usage (YYYY-MM). Without it the rows look landed by today; with it, as generated.",
 )  # fmt: skip
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed: same seed, same rows.")
 @_target_option
@@ -107,10 +107,14 @@ def demo(warehouse: str | None, orgs: int, months: int, end_month: str | None, s
     from overages import demo as demo_data
 
     started = time.perf_counter()
-    # Landed as of today's first instant (UTC): fresh for `overages status`, and the same rows all day for a seed.
+    # By default the demo is current: it ends last month and lands as of today's first instant (UTC), fresh for
+    # `overages status` and the same rows all day for a seed. A chosen --end-month lands as generated (a past
+    # scenario keeps its own landing times).
     from datetime import UTC, datetime
 
-    landed_by = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    landed_by = None
+    if end_month is None:
+        landed_by = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
     data = demo_data.generate(orgs=orgs, months=months, seed=seed, end_month=end_month, landed_by=landed_by)
     if target == "spark":
         from overages import spark
