@@ -242,11 +242,12 @@ def build(
         click.echo(json.dumps(document, indent=2, default=summary.json_default))
     else:
         click.echo(summary.render(result.summary, path))
-        rebuilt = ", ".join(record.months_rebuilt) or "none (nothing new landed)"
+        seeds = record.reference_changes.get("seeds_changed")
+        quiet_raw = "none (no raw rows landed)" if seeds else "none (nothing new landed)"
+        rebuilt = ", ".join(record.months_rebuilt) or quiet_raw
         click.echo(f"\nBuilt in {elapsed:.1f} s ({'full refresh' if record.full_refresh else 'incremental'}); "
                    f"months rebuilt: {rebuilt}; raw rows landed since the previous build: "
                    f"{record.rows_landed_since_previous:,}.")  # fmt: skip
-        seeds = record.reference_changes.get("seeds_changed")
         if seeds:
             repriced = ", ".join(record.reference_changes.get("months_repriced") or []) or "none"
             click.echo(f"Reference data changed since the previous build: {', '.join(seeds)}; "
