@@ -44,7 +44,9 @@ focus as (
         unit_price as ContractedUnitPrice,
         quantity as PricingQuantity,
         unit as PricingUnit,
-        {{ overages.overage_quantity('usage_quantity', 'free_allocation') }} as ConsumedQuantity,
+        case
+            when line_type = 'charge' then {{ overages.overage_quantity('usage_quantity', 'free_allocation') }}
+        end as ConsumedQuantity,
         unit as ConsumedUnit,
         currency as BillingCurrency,
         cast(billing_month as {{ dbt.type_timestamp() }}) as BillingPeriodStart,
