@@ -81,6 +81,7 @@ def run_build(
             drifted_tables = {name.split(".", 1)[1] for name in drifted}
             record = runs.start(con, through_month, full_refresh, replaced=drifted_tables - set(taken), digest=digest,
                                 new_rows=taken)  # fmt: skip
+            priced_before = runs.pricing_digest(con)
             publish.write_journal(path, runs.recent(con))
         finally:
             con.close()
@@ -107,11 +108,13 @@ def run_build(
                     first = report.failures[0]
                     more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
                     message = f"validation failed: {first.describe()}{more}; the previous snapshot stays published"
-                    runs.finish(con, record, "validation_failed", message, months)
+                    runs.record_reference_changes(con, record, priced_before, PROJECT_DIR / "seeds")
+                    runs.finish(con, record, "validation_failed", message, months, validated=True)
                     publish.write_journal(path, runs.recent(con))
                     return BuildResult(record=record, summary=summary.collect(con), validation=report,
                                        warnings=warnings)  # fmt: skip
-            runs.finish(con, record, "publishing", months=months)
+            runs.record_reference_changes(con, record, priced_before, PROJECT_DIR / "seeds")
+            runs.finish(con, record, "publishing", months=months, validated=report is not None)
             publish.pause_point("publish:before-snapshot")
             progress.step("publishing the snapshot readers open")
             published_at = runs.utc_now()

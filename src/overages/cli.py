@@ -97,16 +97,25 @@ def main() -> None:
     help="Billing months of usage, ending with --end-month.",
 )
 @click.option(
-    "--end-month", callback=_month, default="2026-10", show_default=True, help="Last month of usage (YYYY-MM)."
-)
+    "--end-month", callback=_month, default=None, show_default="the month before today (UTC)",
+    help="Last month of usage (YYYY-MM). Without it the rows look landed by today; with it, as generated.",
+)  # fmt: skip
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed: same seed, same rows.")
 @_target_option
-def demo(warehouse: str | None, orgs: int, months: int, end_month: str, seed: int, target: str) -> None:
+def demo(warehouse: str | None, orgs: int, months: int, end_month: str | None, seed: int, target: str) -> None:
     """Land a synthetic raw data set (with a share of every fault) in the warehouse's raw schema."""
     from overages import demo as demo_data
 
     started = time.perf_counter()
-    data = demo_data.generate(orgs=orgs, months=months, seed=seed, end_month=end_month)
+    # By default the demo is current: it ends last month and lands as of today's first instant (UTC), fresh for
+    # `overages status` and the same rows all day for a seed. A chosen --end-month lands as generated (a past
+    # scenario keeps its own landing times).
+    from datetime import UTC, datetime
+
+    landed_by = None
+    if end_month is None:
+        landed_by = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    data = demo_data.generate(orgs=orgs, months=months, seed=seed, end_month=end_month, landed_by=landed_by)
     if target == "spark":
         from overages import spark
 
@@ -352,10 +361,17 @@ def build(
         click.echo(json.dumps(document, indent=2, default=summary.json_default))
     else:
         click.echo(summary.render(result.summary, path))
-        rebuilt = ", ".join(record.months_rebuilt) or "none (no billed figure changed)"
+        seeds = record.reference_changes.get("seeds_changed")
+        rebuilt = ", ".join(record.months_rebuilt) or (
+            "none (the reference data changed, no billed figure did)" if seeds else "none (no billed figure changed)"
+        )
         click.echo(f"\nBuilt in {elapsed:.1f} s ({'full refresh' if record.full_refresh else 'incremental'}); "
                    f"months changed: {rebuilt}; raw rows landed since the previous build: "
                    f"{record.rows_landed_since_previous:,}.")  # fmt: skip
+        if seeds:
+            repriced = ", ".join(record.reference_changes.get("months_repriced") or []) or "none"
+            click.echo(f"Reference data changed since the previous build: {', '.join(seeds)}; "
+                       f"months re-priced: {repriced}.")  # fmt: skip
         if result.validation:
             click.echo("")
             click.echo(result.validation.render())
@@ -595,6 +611,129 @@ def report(warehouse: str | None, month: str | None, output: str | None) -> None
     finally:
         con.close()
     click.echo(f"Report: {target}")
+
+
+@main.command()
+@_warehouse_option
+@click.option("--month", callback=_month, required=True, help="Billing month of the invoice (YYYY-MM).")
+@click.option("--org", "org_id", default=None, help="The org billed (its org_id, letter case kept).")
+@click.option("--all", "all_folder", type=click.Path(file_okay=False), default=None, metavar="FOLDER",
+              help="Write every org's invoice for the month into FOLDER instead of one org's.")  # fmt: skip
+@click.option("--output", type=click.Path(file_okay=False), default=None, metavar="FOLDER",
+              help="Folder for the HTML page and CSV (default: invoices/YYYY-MM in the project).")  # fmt: skip
+def invoice(warehouse: str | None, month: str, org_id: str | None, all_folder: str | None, output: str | None) -> None:
+    """Print one org's bill for a month and write it as an HTML page and a CSV (read-only on the warehouse).
+
+    Final once the month is closed (as issued), draft while it is open (as the rules compute it now).
+    """
+    from pathlib import Path
+
+    from overages import invoices
+    from overages.warehouse import PROJECT_DIR
+
+    if (org_id is None) == (all_folder is None):
+        raise click.UsageError("give either --org ORG (one invoice) or --all FOLDER (every org's)")
+    chosen = parse_month(month)
+    path = resolve_path(warehouse)
+    con = connect(path, read_only=True)
+    try:
+        _require_marts(con, path)
+        if all_folder is not None:
+            bills = invoices.load_month(con, chosen)
+        else:
+            bills = [invoices.load(con, org_id or "", chosen)]
+    finally:
+        con.close()
+    folder = Path(all_folder or output or PROJECT_DIR / "invoices" / month).resolve()
+    for bill in bills:
+        page, table = invoices.write(bill, folder)
+        if all_folder is None:
+            click.echo(invoices.render_text(bill))
+            click.echo(f"\nWritten: {page}\n         {table}")
+    if all_folder is not None:
+        final = sum(1 for bill in bills if bill.header["status"] == "final")
+        click.echo(f"Wrote {len(bills)} invoices for {month} ({final} final, {len(bills) - final} draft) "
+                   f"to {folder} (an HTML page and a CSV each)")  # fmt: skip
+
+
+def _today_utc():  # noqa: ANN202 - a date
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date()
+
+
+@main.command()
+@_warehouse_option
+@click.option("--month", callback=_month, required=True, help="The billing month to close (YYYY-MM).")
+@click.option("--quiet", is_flag=True, help="No progress lines from the build that follows.")
+def close(warehouse: str | None, month: str, quiet: bool) -> None:
+    """Finalise a past month's invoices: issue them as the last (validated) build computed them, then rebuild.
+
+    Later changes to a closed month (late usage, corrections, price edits) leave its invoices as issued and
+    appear as adjustment lines on each org's next open month. Refused for the current or a future month and
+    after a build that failed or skipped validation.
+    """
+    from overages.closing import close_month
+    from overages.progress import Progress
+
+    event = close_month(resolve_path(warehouse), parse_month(month), _today_utc(), Progress(enabled=not quiet))
+    click.echo(f"Closed {month}: {event.invoices:,} invoices issued ({event.lines:,} lines), recorded as "
+               f"{event.event_id} in audit.month_close_events and audit.invoices_issued.")  # fmt: skip
+    _echo_follow_up_build(event.build)
+
+
+@main.command()
+@_warehouse_option
+@click.option("--month", callback=_month, required=True, help="The closed billing month to open again (YYYY-MM).")
+@click.option("--reason", required=True, help="Why it is re-opened (recorded with the event).")
+@click.option("--quiet", is_flag=True, help="No progress lines from the build that follows.")
+def reopen(warehouse: str | None, month: str, reason: str, quiet: bool) -> None:
+    """Open a closed month again, recording why; its invoices become drafts again on the next build.
+
+    The invoices it issued stay in audit.invoices_issued. Refused while a later closed month's invoices carry
+    adjustments to it (re-open that month first).
+    """
+    from overages.closing import reopen_month
+    from overages.progress import Progress
+
+    event = reopen_month(resolve_path(warehouse), parse_month(month), reason, Progress(enabled=not quiet))
+    click.echo(f"Re-opened {month} ({event.invoices:,} invoices issued by its close no longer final), recorded as "
+               f"{event.event_id} in audit.month_close_events.")  # fmt: skip
+    _echo_follow_up_build(event.build)
+
+
+def _echo_follow_up_build(result: object) -> None:
+    if result is None:
+        return
+    record = result.record  # type: ignore[attr-defined]
+    click.echo(f"Rebuilt the marts (build {record.build_id}, {record.outcome}).")
+    if record.outcome == "validation_failed":
+        raise ValidationFailed(record.message or "validation failed")
+
+
+@main.command()
+@_warehouse_option
+@click.argument("name", required=False)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True, help="Rows to print.")
+def analyses(warehouse: str | None, name: str | None, limit: int) -> None:
+    """List the analyses (analyses/*.sql), or run NAME: compiled by dbt, run read-only, printed as a table."""
+    from overages import analyses as questions
+
+    if name is None:
+        listed = questions.available()
+        width = max(len(n) for n in listed)
+        click.echo("Analyses (overages analyses NAME runs one):")
+        for analysis, about in listed.items():
+            click.echo(f"  {analysis:<{width}}  {about}")
+        return
+    path = resolve_path(warehouse)
+    con = connect(path, read_only=True)
+    try:
+        _require_marts(con, path)
+    finally:
+        con.close()
+    columns, rows = questions.run(path, name)
+    click.echo(questions.render(columns, rows, limit))
 
 
 @main.command("gx-config")

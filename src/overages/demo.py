@@ -7,6 +7,7 @@ compared from one run to the next.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import numpy as np
@@ -18,7 +19,14 @@ from overages.raw_contract import ALL_RAW_TABLES, OPTIONAL_RAW_TABLES, create_ra
 DEFAULT_ORGS = 300
 DEFAULT_MONTHS = 6
 DEFAULT_SEED = 7
-DEFAULT_END_MONTH = "2026-10"
+
+
+def default_end_month(today: date | None = None) -> str:
+    """The demo's last month by default: the month before today (UTC), so that a fresh demo is current."""
+    today = today or datetime.now(UTC).date()
+    last = today.replace(day=1) - timedelta(days=1)
+    return f"{last:%Y-%m}"
+
 
 # How landed text codes look in the wild: each canonical value, and spellings a loader sends.
 TIER_SPELLINGS = {
@@ -77,9 +85,15 @@ def generate(
     orgs: int = DEFAULT_ORGS,
     months: int = DEFAULT_MONTHS,
     seed: int = DEFAULT_SEED,
-    end_month: str = DEFAULT_END_MONTH,
+    end_month: str | None = None,
+    landed_by: datetime | None = None,
 ) -> DemoData:
-    """Generate the demo's raw tables in memory."""
+    """Generate the demo's raw tables in memory, ending with `end_month` (default: the month before today).
+
+    With `landed_by`, each table's rows look landed by then: its _loaded_at values move together so that the
+    latest is `landed_by` (order kept, so duplicates resolve as they would), and none is later than it.
+    """
+    end_month = end_month or default_end_month()
     rng = np.random.default_rng(seed)
     month_starts = _month_starts(end_month, months)
     first_month = month_starts[0]
@@ -224,6 +238,8 @@ def generate(
 
     for name, frame in data.tables.items():
         data.tables[name] = frame.reindex(columns=[c.name for c in ALL_RAW_TABLES[name]])
+    if landed_by is not None:
+        _land_by(data, pd.Timestamp(landed_by))
     return data
 
 
@@ -401,6 +417,18 @@ def _contract_rates(
     contracts["valid_to"] = pd.to_datetime(contracts["valid_to"]).dt.date
     contracts["_loaded_at"] = pd.to_datetime(contracts["valid_from"]) - pd.Timedelta(days=3)
     return contracts
+
+
+def _land_by(data: DemoData, landed_by: pd.Timestamp) -> None:
+    """Move each table's _loaded_at forward so that its latest is `landed_by` (fresh for `overages status`);
+    a table already landing later is capped at `landed_by` (nothing is landed in the future)."""
+    for frame in data.tables.values():
+        latest = frame["_loaded_at"].max()
+        if pd.isna(latest):
+            continue
+        if latest < landed_by:
+            frame["_loaded_at"] = frame["_loaded_at"] + (landed_by - latest)
+        frame["_loaded_at"] = frame["_loaded_at"].clip(upper=landed_by)
 
 
 def land(con: duckdb.DuckDBPyConnection, data: DemoData) -> dict[str, int]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from overages import money as amounts
 from overages.validation.frames import price_consistency
 
 FEATURE_COLOURS = {"wallboard": "#4e79a7", "ai_tokens": "#f28e2b", "case_management": "#59a14f"}
@@ -138,6 +139,14 @@ def render(con: duckdb.DuckDBPyConnection, month: date | None = None) -> str:
     if chosen is None:
         return _page("no data", "<p>The marts are empty: land raw data and build first.</p>", "")
     sections = []
+    units = amounts.minor_units(con)
+    counted = amounts.counted_features(con)
+
+    def in_currency(value: Decimal | None, currency: str) -> str:
+        return amounts.in_currency(value, currency, units)
+
+    def count(value: Decimal | None, feature: str) -> str:
+        return amounts.quantity(value, counted=feature in counted)
 
     # 1. Overage over the months, at the USD list price (comparable), and in each billing currency.
     rows = con.execute("select billing_month, feature, sum(list_amount_usd) from marts.fct_monthly_overages "
@@ -154,7 +163,7 @@ def render(con: duckdb.DuckDBPyConnection, month: date | None = None) -> str:
     for m, currency, feature, amount in by_currency:
         pivot[(currency, feature)][m] = amount
     shown_months = months[-6:]
-    pivot_rows = [[currency, feature, *[money(cells.get(m), 0 if currency == "JPY" else 2) for m in shown_months]]
+    pivot_rows = [[currency, feature, *[in_currency(cells.get(m), currency) for m in shown_months]]
                   for (currency, feature), cells in sorted(pivot.items()) if any(cells.values())]  # fmt: skip
     sections.append(("Overage by feature over the months",
                      "<p>At the USD list price (list_amount_usd), so that currencies compare; then each currency's "
@@ -181,28 +190,35 @@ def render(con: duckdb.DuckDBPyConnection, month: date | None = None) -> str:
         charts.append(f"<h3>{esc(feature)}</h3>{chart}")
     sections.append((f"Allocation utilisation, {chosen:%Y-%m}", "".join(charts)))
 
-    # 3. Top orgs by overage in the chosen month.
+    # 3. Top orgs by overage in the chosen month: one row per org (its features added up), ranked at the USD list
+    # price; a name two orgs share carries the org id beside it.
     top = con.execute(
-        "select o.org_id, d.org_name, o.feature, o.usage_quantity, o.free_allocation, o.billed_quantity, "
-        "o.price_source, o.overage_amount, o.billing_currency, o.list_amount_usd "
+        "with orgs as (select o.org_id, max(d.org_name) as org_name, max(o.billing_currency) as currency, "
+        "string_agg(o.feature, ', ' order by o.feature) filter (where o.billed_quantity > 0) as features, "
+        "sum(o.overage_amount) as amount, sum(o.list_amount_usd) as usd "
         "from marts.fct_monthly_overages o left join marts.dim_orgs d on o.org_id = d.org_id "
-        "where o.billing_month = ? and o.billed_quantity > 0 order by o.list_amount_usd desc, o.org_id limit 15",
+        "where o.billing_month = ? group by o.org_id having sum(o.list_amount_usd) > 0) "
+        "select org_id, org_name, count(*) over (partition by org_name) > 1, features, amount, currency, usd "
+        "from orgs order by usd desc, org_id limit 15",
         [chosen]).fetchall()  # fmt: skip
-    bars = [Bar(f"{name or org} ({feature})", float(usd), FEATURE_COLOURS.get(feature, "#888"))
-            for org, name, feature, *_, usd in top[:10]]  # fmt: skip
+
+    def label(org: str, name: str | None, shared: bool) -> str:
+        return f"{name} ({org})" if name and shared else name or org
+
+    bars = [Bar(label(org, name, shared), float(usd), "#4e79a7", title=f"{org}: {features}")
+            for org, name, shared, features, *_, usd in top[:10]]  # fmt: skip
     sections.append((f"Top orgs by overage, {chosen:%Y-%m}",
                      bar_chart(bars, name="top-orgs", unit="USD at list")
-                     + table(["org", "name", "feature", "usage", "allocation", "billed", "price", "amount", "currency",
-                              "USD at list"],
-                             [[o, n, f, money(u, 4), money(a, 0), money(b, 4), p, money(m), c, money(usd)]
-                              for o, n, f, u, a, b, p, m, c, usd in top], numeric_from=3)))  # fmt: skip
+                     + table(["org", "name", "features billed", "amount", "currency", "USD at list"],
+                             [[o, label(o, n, shared), f, in_currency(m, c), c, amounts.amount(usd, 2)]
+                              for o, n, shared, f, m, c, usd in top], numeric_from=3)))  # fmt: skip
 
     # 4. The projected-overage alert list for the month in progress.
     alerts = con.execute(
         "select p.org_id, d.org_name, p.feature, p.usage_so_far, p.free_allocation, p.projected_usage, "
         "p.projected_overage_amount, p.billing_currency, p.is_new_alert, p.as_of "
         "from marts.fct_month_to_date_projections p left join marts.dim_orgs d on p.org_id = d.org_id "
-        "where p.is_projected_over_allocation order by p.is_new_alert desc, p.projected_usage / p.free_allocation "
+        "where p.is_alert order by p.is_new_alert desc, p.projected_usage / p.free_allocation "
         "desc, p.org_id limit 50").fetchall()  # fmt: skip
     as_of = alerts[0][-1] if alerts else None
     sections.append(("Projected to exceed an allocation this month",
@@ -210,7 +226,8 @@ def render(con: duckdb.DuckDBPyConnection, month: date | None = None) -> str:
                       " New alerts are still within the allocation so far.</p>" if as_of else "")
                      + table(["org", "name", "feature", "so far", "allocation", "projected", "projected amount",
                               "currency", "new alert"],
-                             [[o, n, f, money(s, 4), money(a, 0), money(p, 4), money(m), c, "yes" if new else ""]
+                             [[o, n, f, count(s, f), count(a, f), count(p, f), in_currency(m, c), c,
+                               "yes" if new else ""]
                               for o, n, f, s, a, p, m, c, new, _ in alerts], numeric_from=3)))  # fmt: skip
 
     # 5. Rejected rows by reason.

@@ -42,9 +42,13 @@ create table if not exists audit.build_runs (
     rows_rejected_since_previous bigint,
     message varchar,
     published_at timestamp,
-    inputs_digest varchar
+    inputs_digest varchar,
+    validated boolean,
+    reference_changes varchar
 )
 """
+# Columns added after the table's first version, for warehouses built before them.
+BUILD_RUNS_ADDED_COLUMNS = {"validated": "boolean", "reference_changes": "varchar"}
 
 # Outcomes: running -> publishing (dbt and the checkpoint passed) -> success (its snapshot is published);
 # failed (a model or test failed, or the build stopped on an error), validation_failed (a failure-level
@@ -122,6 +126,7 @@ class BuildRecord:
     message: str | None = None
     published_at: datetime | None = None
     previous_rows_rejected: int | None = None
+    reference_changes: dict[str, list[str]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
@@ -145,6 +150,8 @@ def ensure_build_runs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(BUILD_RUNS_DDL)
     con.execute("alter table audit.build_runs add column if not exists published_at timestamp")
     con.execute("alter table audit.build_runs add column if not exists inputs_digest varchar")
+    for column, data_type in BUILD_RUNS_ADDED_COLUMNS.items():
+        con.execute(f"alter table audit.build_runs add column if not exists {column} {data_type}")
 
 
 # What a build's result depends on, besides the raw rows: the project's models, macros, seeds, tests and suites.
@@ -420,9 +427,11 @@ def finish(
     outcome: str,
     message: str | None = None,
     months: list[str] | None = None,
+    *,
+    validated: bool = False,
 ) -> None:
-    """Complete the build's row: when it ended, how, which months it changed (changed_months) and what it
-    rejected."""
+    """Complete the build's row: when it ended, how, which months it changed (changed_months), what it
+    rejected, whether the Great Expectations checkpoint ran on it (`overages close` wants a validated build)."""
     record.ended_at = utc_now()
     record.outcome = outcome
     record.message = message
@@ -434,9 +443,10 @@ def finish(
     con.execute(
         "update audit.build_runs set ended_at = ?, outcome = ?, months_rebuilt = coalesce(?, months_rebuilt), "
         "rows_rejected = coalesce(?, rows_rejected), rows_rejected_since_previous = coalesce(?, "
-        "rows_rejected_since_previous), message = ? where build_id = ?",
+        "rows_rejected_since_previous), message = ?, validated = ? where build_id = ?",
         [record.ended_at, outcome, ", ".join(record.months_rebuilt) if outcome not in ("failed", "publish_failed")
-         else None, record.rows_rejected, record.rows_rejected_since_previous, message, record.build_id],
+         else None, record.rows_rejected, record.rows_rejected_since_previous, message, validated,
+         record.build_id],
     )  # fmt: skip
 
 
@@ -444,3 +454,46 @@ def mark_published(con: duckdb.DuckDBPyConnection, record: BuildRecord, publishe
     record.outcome = "success"
     con.execute("update audit.build_runs set outcome = 'success', published_at = ? where build_id = ?",
                 [published_at, record.build_id])  # fmt: skip
+
+
+def pricing_digest(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per billing month, a digest of what the reference data and contracts decide in fct_monthly_overages
+    (unit prices, price sources, allocations, invoice codes): taken before and
+    after a build, the months where it differs are the months a reference-data change re-priced."""
+    found = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                        "and table_name = 'fct_monthly_overages'").fetchall()[0][0]  # fmt: skip
+    if not found:
+        return {}
+    rows = con.execute(
+        "select strftime(billing_month, '%Y-%m'), sum(hash(org_id, feature, unit_price, free_allocation, "
+        "invoice_code, price_source)) from marts.fct_monthly_overages group by 1"
+    ).fetchall()
+    return {month: int(digest) for month, digest in rows}
+
+
+def record_reference_changes(con: duckdb.DuckDBPyConnection, record: BuildRecord, before: dict[str, int],
+                             seeds_dir: Path) -> dict[str, object]:  # fmt: skip
+    """Reference data changes are events: each build stores the SHA-256 of every seed CSV; the seeds whose
+    digest differs from the previous build's, and the months whose prices or allocations changed with
+    them, go in the build's reference_changes column (JSON) and in the record."""
+    import hashlib
+
+    digests = {path.relative_to(seeds_dir).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+               for path in sorted(seeds_dir.rglob("*.csv"))}  # fmt: skip
+    previous = con.execute(
+        "select reference_changes from audit.build_runs where reference_changes is not null "
+        "and build_id <> ? order by started_at desc limit 1",
+        [record.build_id],
+    ).fetchall()
+    earlier = json.loads(previous[0][0]).get("seeds", {}) if previous else None
+    changed = [] if earlier is None else sorted(n for n, d in digests.items() if earlier.get(n) != d)
+    changed += [] if earlier is None else sorted(f"{n} (removed)" for n in earlier if n not in digests)
+    repriced = []
+    if changed:
+        after = pricing_digest(con)
+        repriced = sorted(m for m in after.keys() & before.keys() if after[m] != before[m])
+    changes: dict[str, object] = {"seeds_changed": changed, "months_repriced": repriced, "seeds": digests}
+    con.execute("update audit.build_runs set reference_changes = ? where build_id = ?",
+                [json.dumps(changes), record.build_id])  # fmt: skip
+    record.reference_changes = {"seeds_changed": changed, "months_repriced": repriced}
+    return changes

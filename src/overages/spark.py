@@ -203,6 +203,7 @@ def built_columns(models: list[str]) -> dict[str, list[str]]:
 MIRRORED = (
     "marts.fct_monthly_overages",
     "marts.fct_invoice_lines",
+    "marts.fct_invoices",
     "marts.dim_orgs",
     "marts.dim_org_months",
     "marts.fct_month_to_date_projections",
@@ -211,6 +212,8 @@ MIRRORED = (
     "audit.rejected_rows",
     "audit.raw_reconciliation",
     "audit.usage_reconciliation",
+    "audit.closed_billing_months",
+    "audit.invoice_reconciliation",
     "reference.ref_features",
     "reference.ref_license_tiers",
     "reference.ref_license_types",

@@ -122,3 +122,11 @@ def create_missing_optional_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         for table in missing:
             con.execute(create_table_sql(table, replace=False))
     return missing
+
+
+def build_file(path: Path) -> Path:
+    """The file builds (and `overages close` / `reopen`) write for the warehouse whose published snapshot is
+    `path` (overages.publish.build_path)."""
+    from overages.publish import build_path
+
+    return build_path(path)

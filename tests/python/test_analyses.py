@@ -95,3 +95,20 @@ def test_largest_billing_differences_are_the_demo_s_deliberate_ones(compiled: tu
     at_stake = [abs(r["amount_at_stake"]) for r in records]
     assert at_stake == sorted(at_stake, reverse=True) and all(a > 0 for a in at_stake)
     assert [r["difference_rank"] for r in records] == list(range(1, len(records) + 1))
+
+
+def test_the_cli_lists_and_runs_an_analysis(compiled: tuple[Path, dict[str, str]]) -> None:
+    path, _ = compiled
+    listed = run_cli("analyses").stdout
+    assert all(name in listed for name in ANALYSES)
+    before = path.stat().st_mtime_ns
+    done = run_cli("analyses", "top_overage_orgs_this_month", "--limit", "3", warehouse=path)
+    assert path.stat().st_mtime_ns == before  # read-only
+    out = done.stdout.splitlines()
+    columns, rows = run(compiled, "top_overage_orgs_this_month")
+    assert out[0].split() == columns  # the result, not the compiled SQL
+    assert [line.split()[0] for line in out[2:5]] == [row[0] for row in rows[:3]]
+    assert out[-1] == f"{len(rows):,} rows (first 3 shown; --limit to see more)"
+    missing = run_cli("analyses", "no_such_question", warehouse=path, check=False)
+    assert missing.returncode != 0 and "no analysis 'no_such_question'" in missing.stderr
+    assert missing.stderr.strip().count("\n") == 0

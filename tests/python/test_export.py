@@ -33,7 +33,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte-order mark, for spreadsheets
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -65,12 +66,13 @@ def test_csv_neutralises_formulas_and_parquet_keeps_values(built: Path, tmp_path
     assert orgs["'+org-b"]["org_name"] == SCRIPT_NAME  # not a formula: left as it is
     focus = read_csv(tmp_path / "csv" / "focus_charges.csv")
     assert {r["BillingAccountId"] for r in focus} == {"org-a", "'+org-b"}
-    assert {r["BilledCost"] for r in focus} == {"3.2000", "50.0000"}  # numbers are never prefixed
+    assert {r["BilledCost"] for r in focus} == {"3.20", "50.00"}  # in minor units, never prefixed
     con = duckdb.connect()
     names = con.execute(f"select org_name from '{tmp_path / 'parquet' / 'dim_orgs.parquet'}' order by 1").fetchall()
     assert names == [(SCRIPT_NAME,), (HOSTILE_NAME,)]
-    expected_files = {"fct_monthly_overages", "fct_invoice_lines", "focus_charges", "dim_orgs", "dim_org_months",
-                      "fct_month_to_date_projections", "rejected_rows"}  # fmt: skip
+    expected_files = {"fct_monthly_overages", "fct_invoices", "fct_invoice_lines", "focus_charges", "dim_orgs",
+                      "dim_org_months", "fct_month_to_date_projections", "rejected_rows",
+                      "invoice_reconciliation"}  # fmt: skip
     assert {p.stem for p in (tmp_path / "parquet").iterdir()} == expected_files
 
 
@@ -79,7 +81,23 @@ def test_export_of_one_month(built: Path, tmp_path: Path) -> None:
     assert "focus_charges.csv  1 rows" in done.stdout
     lines = read_csv(tmp_path / "fct_invoice_lines.csv")
     assert [(r["org_id"], r["billing_month"]) for r in lines] == [("'+org-b", "2026-10-01")]
-    assert not (tmp_path / "dim_orgs.csv").exists()  # not a monthly relation
+    # The month's orgs (with their names) and invoices come with it.
+    assert {r["org_id"] for r in read_csv(tmp_path / "dim_orgs.csv")} == {"org-a", "'+org-b"}
+    invoices = read_csv(tmp_path / "fct_invoices.csv")
+    assert [(r["org_id"], r["org_name"], r["total_amount"], r["status"]) for r in invoices] == [
+        ("'+org-b", SCRIPT_NAME, "50.00", "draft")
+    ]
+    assert not (tmp_path / "rejected_rows.csv").exists()  # not a monthly relation
+
+
+def test_csv_amounts_in_minor_units_and_counts_whole(built: Path, tmp_path: Path) -> None:
+    run_cli("export", "--format", "csv", str(tmp_path), warehouse=built)
+    rows = {(r["org_id"], r["billing_month"], r["feature"]): r for r in read_csv(tmp_path / "fct_monthly_overages.csv")}
+    cases = rows[("org-a", "2026-09-01", "case_management")]
+    assert (cases["usage_quantity"], cases["free_allocation"], cases["billed_quantity"]) == ("160", "150", "10")
+    assert (cases["overage_amount"], cases["list_amount_usd"]) == ("3.20", "4.00")
+    tokens = rows[("'+org-b", "2026-10-01", "ai_tokens")]
+    assert (tokens["usage_quantity"], tokens["overage_amount"]) == ("20.0000", "50.00")  # tokens may be fractional
 
 
 def test_export_needs_a_built_warehouse(tmp_path: Path) -> None:

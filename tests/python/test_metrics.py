@@ -29,6 +29,10 @@ METRICS = {
     "free_allocation": (FEATURE, by_mart("feature", "sum(free_allocation)")),
     "billed_quantity": (FEATURE, by_mart("feature", "sum(billed_quantity)")),
     "allocation_utilisation": (FEATURE, by_mart("feature", "sum(usage_quantity) / sum(free_allocation)")),
+    "invoiced_amount": (
+        "invoice__currency",
+        "select billing_month, currency, sum(total_amount) from marts.fct_invoices group by all",
+    ),
     "orgs_over_allocation": (
         FEATURE,
         by_mart("feature", "count(distinct case when overage_quantity > 0 then org_id end)"),

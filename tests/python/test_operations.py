@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -92,8 +93,10 @@ def test_build_runs_records_what_each_build_did(built: Path, tmp_path: Path) -> 
     import duckdb
 
     con = duckdb.connect(str(raw_file(path)))
+    # Landed after the demo (which lands as of today's first instant), so an incremental build sees them.
+    landed = datetime.now(UTC).replace(tzinfo=None)
     con.execute("insert into raw.ai_token_events select 'ev-new-' || i, 'org-00001', timestamp '2026-09-14 10:00:00', "
-                "2.5, 'copilot', timestamp '2026-12-01 00:00:00' from range(7) t(i)")  # fmt: skip
+                "2.5, 'copilot', ? from range(7) t(i)", [landed])  # fmt: skip
     con.close()
     done = run_cli("build", "--skip-validate", "--json", warehouse=path)
     document = json.loads(done.stdout)
@@ -119,8 +122,22 @@ def test_status_shows_builds_and_freshness(built: Path) -> None:
     by_table = {t["table"]: t for t in document["raw_tables"]}
     (rows,) = query(raw_file(built), "select count(*) from raw.cases")[0]
     assert by_table["raw.cases"]["rows"] == rows
-    # The demo's rows landed weeks before today: stale past the 7-day error threshold.
-    assert by_table["raw.cases"]["freshness"] == "error"
+    # The demo lands as of today's first instant: fresh right after it lands.
+    assert {t["freshness"] for t in document["raw_tables"]} == {"ok"}
+
+
+def test_status_reports_a_stale_table(built: Path, tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(built, path)
+    con = duckdb.connect(str(path))
+    con.execute("update raw.cases set _loaded_at = _loaded_at - interval 8 days")
+    con.execute("update raw.ai_token_events set _loaded_at = _loaded_at - interval 3 days")
+    con.close()
+    by_table = {t["table"]: t for t in json.loads(run_cli("status", "--json", warehouse=path).stdout)["raw_tables"]}
+    # Past the 7-day error threshold, and past the 2-day warning.
+    assert (by_table["raw.cases"]["freshness"], by_table["raw.ai_token_events"]["freshness"]) == ("error", "warn")
 
 
 def test_progress_lines_count_nodes(built: Path, tmp_path: Path) -> None:

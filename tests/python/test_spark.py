@@ -33,6 +33,7 @@ pytestmark = pytest.mark.spark
 COMPARED = {
     "fct_monthly_overages": ("org_id", "billing_month", "feature"),
     "fct_invoice_lines": ("org_id", "billing_month", "feature"),
+    "fct_invoices": ("org_id", "billing_month"),
     "rejected_rows": ("source_table", "record_id", "reason", "org_id", "_loaded_at"),
     "focus_charges": ("BillingAccountId", "ChargePeriodStart", "SkuPriceId"),
     "dim_orgs": ("org_id",),

@@ -16,6 +16,10 @@ horizon as (
     select * from {{ ref('int_billing_horizon') }}
 ),
 
+features as (
+    select * from {{ ref('ref_features') }}
+),
+
 month_in_progress as (
     select
         horizon_month as billing_month,
@@ -69,10 +73,15 @@ projected as (
             end
             as decimal(18, 4)
         ) as projected_usage,
-        monthly_overages.minor_units
+        monthly_overages.minor_units,
+        features.unit in ({% for unit in var('counted_units') %}'{{ unit }}'{% if not loop.last %}, {% endif %}{% endfor %})
+            as is_counted
     from monthly_overages
     inner join elapsed_share
         on monthly_overages.billing_month = elapsed_share.billing_month
+    left join features
+        on monthly_overages.feature = features.feature
+        and {{ overages.in_force('features', 'monthly_overages.billing_month') }}
 ),
 
 with_projected_overage as (
@@ -96,6 +105,28 @@ with_projected_billing as (
     from with_projected_overage
 ),
 
+with_projected_amount as (
+    select
+        *,
+        {{ overages.round_to_minor_units(overages.multiply_decimals('projected_billed_quantity', 'unit_price'), 'minor_units') }}
+            as projected_overage_amount
+    from with_projected_billing
+),
+
+{#
+    An alert is worth sending when the projection goes past the allocation by something billable: at least one
+    whole unit of a counted feature (150.0005 cases against 150 is noise), and a non-zero amount.
+#}
+with_alert as (
+    select
+        *,
+        projected_usage > free_allocation as is_over,
+        projected_usage > free_allocation
+            and (projected_overage >= 1 or not coalesce(is_counted, false))
+            and projected_overage_amount <> 0 as is_worth_alerting
+    from with_projected_amount
+),
+
 final as (
     select
         cast(org_id as {{ dbt.type_string() }}) as org_id,
@@ -112,11 +143,11 @@ final as (
         projected_billed_quantity,
         cast(unit_price as decimal(18, 4)) as unit_price,
         cast(price_source as {{ dbt.type_string() }}) as price_source,
-        {{ overages.round_to_minor_units(overages.multiply_decimals('projected_billed_quantity', 'unit_price'), 'minor_units') }}
-            as projected_overage_amount,
-        projected_usage > free_allocation as is_projected_over_allocation,
-        projected_usage > free_allocation and usage_so_far <= free_allocation as is_new_alert
-    from with_projected_billing
+        projected_overage_amount,
+        is_over as is_projected_over_allocation,
+        is_worth_alerting as is_alert,
+        is_worth_alerting and usage_so_far <= free_allocation as is_new_alert
+    from with_alert
 )
 
 select * from final

@@ -145,18 +145,21 @@ def monthly_overages(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def invoice_totals(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per org, month and currency: the invoice lines' total beside the monthly overages' total."""
+    """Per org, open month and currency: the draft invoice's charges beside the monthly overages' total. A
+    closed month's final invoice is as issued: audit.invoice_reconciliation accounts for it instead."""
     return _frame(
         con,
         """
         with lines as (
             select org_id, billing_month, currency, sum(amount) as invoice_amount, count(*) as invoice_lines
-            from marts.fct_invoice_lines group by all
+            from marts.fct_invoice_lines where line_type = 'charge' and status = 'draft' group by all
         ),
         overages as (
             select org_id, billing_month, billing_currency as currency, sum(overage_amount) as overage_amount,
                    count(*) filter (where billed_quantity > 0) as billed_rows
-            from marts.fct_monthly_overages group by all
+            from marts.fct_monthly_overages
+            where billing_month not in (select billing_month from audit.closed_billing_months)
+            group by all
         )
         select
             coalesce(overages.org_id, lines.org_id) as org_id,
