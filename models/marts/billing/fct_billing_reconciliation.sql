@@ -30,25 +30,49 @@ currencies as (
     select * from {{ ref('ref_currencies') }}
 ),
 
+closed_months as (
+    select * from {{ ref('int_billing_months_closed') }}
+),
+
+issued_charges as (
+    select * from {{ ref('int_invoice_lines_issued') }}
+    where line_type = 'charge'
+),
+
 our_figures as (
     {#
-        The "issued or computed" choice, in one place. SPEC: compare with our issued invoice where the month
-        is closed, our computed figures where it is open. Issued invoices (audit.invoices_issued, `overages
-        close`) are not in this project yet, so every month is compared with the computed figures; when they
-        are, a closed month's row comes from the issued invoice and our_source says which.
+        The "issued or computed" choice, in one place: a closed month is compared with the invoice as issued
+        (`overages close`), an open one with the figures the rules compute now. Usage and overage are always
+        the computed ones; the billed quantity, price and amount come from the issued line where the month is
+        closed (none issued: nothing billed).
     #}
     select
-        org_id,
-        billing_month,
-        feature,
-        billing_currency as currency,
-        usage_quantity,
-        overage_quantity,
-        billed_quantity,
-        unit_price,
-        overage_amount as amount,
-        'computed' as our_source
+        monthly_overages.org_id,
+        monthly_overages.billing_month,
+        monthly_overages.feature,
+        coalesce(issued_charges.currency, monthly_overages.billing_currency) as currency,
+        monthly_overages.usage_quantity,
+        monthly_overages.overage_quantity,
+        case
+            when closed_months.billing_month is null then monthly_overages.billed_quantity
+            else coalesce(issued_charges.quantity, 0)
+        end as billed_quantity,
+        case
+            when closed_months.billing_month is null then monthly_overages.unit_price
+            else coalesce(issued_charges.unit_price, monthly_overages.unit_price)
+        end as unit_price,
+        case
+            when closed_months.billing_month is null then monthly_overages.overage_amount
+            else coalesce(issued_charges.amount, 0)
+        end as amount,
+        case when closed_months.billing_month is null then 'computed' else 'issued' end as our_source
     from monthly_overages
+    left join closed_months
+        on monthly_overages.billing_month = closed_months.billing_month
+    left join issued_charges
+        on monthly_overages.org_id = issued_charges.org_id
+        and monthly_overages.billing_month = issued_charges.billing_month
+        and monthly_overages.feature = issued_charges.feature
 ),
 
 charges_by_feature as (
