@@ -43,12 +43,17 @@ browser:
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml package.json package-lock.json
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found: install Python 3.11, or run make PYTHON=/path/to/python3.11" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=23" 2> >(grep -v "is ignored" >&2)
 	$(BIN)/python -m pip install --quiet -r requirements.txt 2> >(grep -v "is ignored" >&2)
 	$(BIN)/python -m pip install --quiet --no-deps -e . 2> >(grep -v "is ignored" >&2)
+	@# The Data Docs' CSS, scripts and fonts (package.json): without npm the pages load them from their CDNs.
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "warning: npm not found: Data Docs will load Bootstrap, jQuery and fonts from their CDNs (install Node.js, then make setup)" >&2; \
+	elif ! npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; then \
+	  echo "warning: npm ci failed: Data Docs will load Bootstrap, jQuery and fonts from their CDNs" >&2; fi
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -67,4 +72,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) target logs warehouse .pytest_cache
+	rm -rf $(VENV) node_modules target logs warehouse .pytest_cache

@@ -54,3 +54,11 @@
     from {{ model }}
     where not coalesce(({{ expression }}), false)
 {% endtest %}
+
+
+{# The model has exactly `count` rows: for a model whose grain is "one row" (int_billing_horizon). #}
+{% test row_count_equals(model, count) %}
+    select row_count
+    from (select count(*) as row_count from {{ model }}) as counted
+    where row_count != {{ count }}
+{% endtest %}

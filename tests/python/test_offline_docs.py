@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import run_cli
-from overages.validation.offline_docs import make_offline
+from conftest import raw_file, run_cli
+from overages.validation.offline_docs import LOCAL, make_offline, node_modules, package_of
 from overages.validation.runner import validate
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,7 +50,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("offline") / "warehouse.duckdb"
     run_cli("demo", "--orgs", "5", "--months", "1", warehouse=path)
     run_cli("build", "--skip-validate", warehouse=path)
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(raw_file(path)), read_only=True)  # the build file: the published one has no raw
     try:
         report = validate(con, path.parent / "project")
     finally:
@@ -94,3 +94,35 @@ def test_make_offline_twice_changes_nothing(site: Path) -> None:
     make_offline(site)
     after = {path: path.read_bytes() for path in site.rglob("*") if path.is_file()}
     assert after == before
+
+
+_PAGE = """<html><head>
+    <link href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css" rel="stylesheet">
+    <script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>
+</head><body></body></html>
+"""
+
+
+def test_without_the_npm_packages_pages_keep_their_cdn_addresses(tmp_path: Path) -> None:
+    site, empty = tmp_path / "site", tmp_path / "no_node_modules"
+    site.mkdir()
+    empty.mkdir()
+    (site / "index.html").write_text(_PAGE, encoding="utf-8")
+    make_offline(site, empty)
+    assert (site / "index.html").read_text(encoding="utf-8") == _PAGE
+    assert not (site / "static").exists()
+
+
+def test_the_npm_packages_replace_the_cdn_with_their_licences(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text(_PAGE, encoding="utf-8")
+    make_offline(tmp_path, node_modules())
+    found = assets(tmp_path / "index.html")
+    assert found == ["static/vendor/bootstrap/dist/css/bootstrap.min.css", "static/vendor/jquery/dist/jquery.min.js"]
+    vendor = tmp_path / "static" / "vendor"
+    # Each package's own licence travels with its files; popper.js has none beyond the header of its files.
+    licences = sorted(str(p.relative_to(vendor)) for p in vendor.rglob("LICEN*"))
+    assert licences == ["@forevolve/bootstrap-dark/LICENSE", "@fortawesome/fontawesome-free/LICENSE.txt",
+                        "bootstrap-datepicker/LICENSE", "bootstrap-table/LICENSE", "bootstrap/LICENSE",
+                        "jquery/LICENSE.txt"]  # fmt: skip
+    packages = {package_of(path) for path in LOCAL.values()}
+    assert packages == {name.rsplit("/", 1)[0] for name in licences} | {"popper.js"}

@@ -24,7 +24,7 @@ import pytest
 
 from conftest import PROJECT_DIR, export_raw, land_raw, query, raw_file, run_cli
 from overages import demo
-from overages.raw_contract import RAW_TABLES
+from overages.raw_contract import ALL_RAW_TABLES as RAW_TABLES
 from test_rules_fixture import RAW as RULES_RAW
 
 pytestmark = pytest.mark.spark
