@@ -12,7 +12,7 @@ from typing import Any
 
 from overages.errors import BuildFailed, OveragesError
 from overages.progress import Progress
-from overages.warehouse import PROJECT_DIR
+from overages.warehouse import PROJECT_DIR, state_dir
 
 # Statuses of dbt results that mean something went wrong.
 _FAILED = {"error", "fail", "runtime error"}
@@ -29,7 +29,7 @@ class DbtOutcome:
 def target_path(warehouse: Path) -> Path:
     """dbt's working folder for one warehouse: builds of different files never share compiled state."""
     digest = hashlib.sha1(str(warehouse).encode()).hexdigest()[:10]
-    return PROJECT_DIR / "target" / f"{warehouse.stem}-{digest}"
+    return state_dir() / "target" / f"{warehouse.stem}-{digest}"
 
 
 def run_dbt(
@@ -56,7 +56,7 @@ def run_dbt(
         "--profiles-dir",
         str(PROJECT_DIR),
         "--log-path",
-        str(PROJECT_DIR / "logs"),
+        str(state_dir() / "logs"),
         "--target-path",
         str(target_dir or target_path(warehouse)),
     ]
@@ -127,7 +127,7 @@ def build(
     return outcome
 
 
-DOCS_DIR = PROJECT_DIR / "target" / "docs"
+DOCS_DIR = state_dir() / "target" / "docs"
 
 
 def docs(warehouse: Path) -> Path:
