@@ -9,7 +9,7 @@ from typing import Any
 from overages import dbt_invoke, publish, runs, summary
 from overages.errors import OveragesError
 from overages.progress import Progress
-from overages.warehouse import PROJECT_DIR, check_raw_contract, connect, create_missing_optional_tables
+from overages.warehouse import PROJECT_DIR, check_raw_contract, connect, create_missing_optional_tables, state_dir
 
 
 @dataclass
@@ -103,7 +103,7 @@ def run_build(
                 progress.step("validating the marts with Great Expectations")
                 from overages.validation.runner import validate as run_checkpoint
 
-                report = run_checkpoint(con, PROJECT_DIR)
+                report = run_checkpoint(con, state_dir())
                 if not report.success:
                     first = report.failures[0]
                     more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
@@ -191,7 +191,7 @@ def run_spark_build(
                 progress.step("validating the marts with Great Expectations")
                 from overages.validation.runner import validate as run_checkpoint
 
-                report = run_checkpoint(con, PROJECT_DIR)
+                report = run_checkpoint(con, state_dir())
             snapshot = None
             if report is None or report.success:
                 # Readers of a Spark build read the same kind of snapshot as on DuckDB: what passed, in one file.

@@ -588,13 +588,13 @@ def docs(warehouse: str | None) -> None:
 @_warehouse_option
 @click.option("--month", callback=_month, default=None, help="Billing month to report (YYYY-MM); default: the latest.")
 @click.option("--output", type=click.Path(dir_okay=False), default=None,
-              help="HTML file to write (default: reports/overages-YYYY-MM.html in the project).")  # fmt: skip
+              help="HTML file to write (default: reports/overages-YYYY-MM.html in the state folder).")  # fmt: skip
 def report(warehouse: str | None, month: str | None, output: str | None) -> None:
     """Write the month at a glance as one self-contained HTML file (read-only on the warehouse)."""
     from pathlib import Path
 
     from overages.report import write
-    from overages.warehouse import PROJECT_DIR
+    from overages.warehouse import state_dir
 
     path = resolve_path(warehouse)
     con = open_reader(path)
@@ -606,7 +606,7 @@ def report(warehouse: str | None, month: str | None, output: str | None) -> None
             label = latest.strftime("%Y-%m") if latest else "empty"
         else:
             label = month
-        target = Path(output).resolve() if output else PROJECT_DIR / "reports" / f"overages-{label}.html"
+        target = Path(output).resolve() if output else state_dir() / "reports" / f"overages-{label}.html"
         write(con, target, chosen)
     finally:
         con.close()
@@ -629,7 +629,7 @@ def invoice(warehouse: str | None, month: str, org_id: str | None, all_folder: s
     from pathlib import Path
 
     from overages import invoices
-    from overages.warehouse import PROJECT_DIR
+    from overages.warehouse import state_dir
 
     if (org_id is None) == (all_folder is None):
         raise click.UsageError("give either --org ORG (one invoice) or --all FOLDER (every org's)")
@@ -644,7 +644,7 @@ def invoice(warehouse: str | None, month: str, org_id: str | None, all_folder: s
             bills = [invoices.load(con, org_id or "", chosen)]
     finally:
         con.close()
-    folder = Path(all_folder or output or PROJECT_DIR / "invoices" / month).resolve()
+    folder = Path(all_folder or output or state_dir() / "invoices" / month).resolve()
     for bill in bills:
         page, table = invoices.write(bill, folder)
         if all_folder is None:
@@ -748,9 +748,9 @@ def gx_config() -> None:
 
 def _validate(con: duckdb.DuckDBPyConnection) -> None:
     from overages.validation.runner import validate as run_checkpoint
-    from overages.warehouse import PROJECT_DIR
+    from overages.warehouse import state_dir
 
-    report = run_checkpoint(con, PROJECT_DIR)
+    report = run_checkpoint(con, state_dir())
     click.echo(report.render())
     if not report.success:
         first = report.failures[0]

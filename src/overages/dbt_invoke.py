@@ -12,7 +12,7 @@ from typing import Any
 
 from overages.errors import BuildFailed, OveragesError
 from overages.progress import Progress
-from overages.warehouse import PROJECT_DIR
+from overages.warehouse import PROJECT_DIR, state_dir
 
 # Statuses of dbt results that mean something went wrong.
 _FAILED = {"error", "fail", "runtime error"}
@@ -31,7 +31,7 @@ class DbtOutcome:
 def target_path(warehouse: Path) -> Path:
     """dbt's working folder for one warehouse: builds of different files never share compiled state."""
     digest = hashlib.sha1(str(warehouse).encode()).hexdigest()[:10]
-    return PROJECT_DIR / "target" / f"{warehouse.stem}-{digest}"
+    return state_dir() / "target" / f"{warehouse.stem}-{digest}"
 
 
 def run_dbt(
@@ -58,7 +58,7 @@ def run_dbt(
         "--profiles-dir",
         str(PROJECT_DIR),
         "--log-path",
-        str(PROJECT_DIR / "logs"),
+        str(state_dir() / "logs"),
         "--target-path",
         str(target_dir or target_path(warehouse)),
     ]
@@ -141,7 +141,7 @@ def _as_of_var() -> dict[str, str]:
     return {"as_of": given} if given else {}
 
 
-DOCS_DIR = PROJECT_DIR / "target" / "docs"
+DOCS_DIR = state_dir() / "target" / "docs"
 
 
 def docs(warehouse: Path) -> Path:

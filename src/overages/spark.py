@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from overages.errors import OveragesError
 from overages.raw_contract import DATE, NUMBER, OPTIONAL_RAW_TABLES, RAW_SCHEMA, RAW_TABLES, TEXT, TIMESTAMP
-from overages.warehouse import PROJECT_DIR
+from overages.warehouse import DEFAULT_WAREHOUSE, PROJECT_DIR
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-DEFAULT_SPARK_HOME = PROJECT_DIR / "warehouse" / "spark"
+DEFAULT_SPARK_HOME = DEFAULT_WAREHOUSE.parent / "spark"
 
 # Families of Spark types a raw column may arrive as (the Spark side of raw_contract._ACCEPTED_TYPES).
 _ACCEPTED_SPARK_TYPES: dict[str, tuple[str, ...]] = {

@@ -10,9 +10,35 @@ import duckdb
 from overages.errors import OveragesError
 from overages.raw_contract import ALL_RAW_TABLES, OPTIONAL_RAW_TABLES, RAW_SCHEMA, create_table_sql
 
-# The dbt project: the repository this package is installed from, or OVERAGES_PROJECT_DIR (a copy of it).
-PROJECT_DIR = Path(os.environ.get("OVERAGES_PROJECT_DIR") or Path(__file__).resolve().parents[2]).resolve()
-DEFAULT_WAREHOUSE = PROJECT_DIR / "warehouse" / "overages.duckdb"
+# The copy of the dbt project a wheel carries (setup.py copies it in at build time).
+PACKAGED_PROJECT = Path(__file__).resolve().with_name("dbt_project")
+
+
+def _project_dir() -> Path:
+    """The dbt project: OVERAGES_PROJECT_DIR, else the checkout this package runs from (editable install),
+    else the copy packaged in the wheel."""
+    if os.environ.get("OVERAGES_PROJECT_DIR"):
+        return Path(os.environ["OVERAGES_PROJECT_DIR"]).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "dbt_project.yml").is_file() else PACKAGED_PROJECT
+
+
+PROJECT_DIR = _project_dir()
+IS_PACKAGED = PROJECT_DIR == PACKAGED_PROJECT
+# A checkout keeps its warehouse in the repository; an installed package in the folder it is run from.
+DEFAULT_WAREHOUSE = Path("warehouse/overages.duckdb") if IS_PACKAGED else PROJECT_DIR / "warehouse" / "overages.duckdb"
+
+
+def state_dir() -> Path:
+    """Where runs write (dbt's target/ and logs/, gx/ with its uncommitted results, reports/): OVERAGES_STATE_DIR,
+    else the project itself when it is a checkout, else $XDG_STATE_HOME/overages (~/.local/state/overages), so
+    that nothing is written into an installed package."""
+    if os.environ.get("OVERAGES_STATE_DIR"):
+        return Path(os.environ["OVERAGES_STATE_DIR"]).expanduser().resolve()
+    if not IS_PACKAGED:
+        return PROJECT_DIR
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return (base / "overages").resolve()
 
 
 # DuckDB names a database after its file; a file named like one of the warehouse's schemas makes every
