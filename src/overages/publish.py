@@ -297,7 +297,8 @@ def write_snapshot(
             "create table snapshot_file.audit.snapshot_raw_tables (table_name varchar, rows_landed bigint, "
             "latest_loaded_at timestamp, fingerprint varchar)"
         )
-        con.executemany("insert into snapshot_file.audit.snapshot_raw_tables values (?, ?, ?, ?)", raw_tables)
+        if raw_tables:  # a Spark mirror carries no raw schema: its raw tables live in the Spark warehouse
+            con.executemany("insert into snapshot_file.audit.snapshot_raw_tables values (?, ?, ?, ?)", raw_tables)
         con.execute(
             "create table snapshot_file.audit.snapshot (build_id varchar, built_at timestamp, published_at timestamp, "
             "checkpoint varchar, through_month varchar, full_refresh boolean, project_version varchar)"
