@@ -1,8 +1,8 @@
--- The floor: SPEC.md's billing rules as one hand-written DuckDB script on the raw tables, no dbt.
+-- The floor: the billing rules of docs/rules.md as one hand-written DuckDB script on the raw tables, no dbt.
 -- Writes schema `floor`: fct_monthly_overages, fct_invoice_lines, rejected_rows (same columns and types as
 -- marts.fct_monthly_overages, marts.fct_invoice_lines and audit.rejected_rows).
 -- Reference data is read from the seed CSVs: __SEEDS__ is replaced by their folder (benchmarks/floor.py).
--- Rule numbers below are SPEC.md section 3's. Ties are broken as the models break them.
+-- Rule numbers below are those of docs/rules.md. Ties are broken as the models break them.
 
 create schema if not exists floor;
 
@@ -204,7 +204,7 @@ select account_id, org_id, created_at, deleted_at, _loaded_at,
     end as reason
 from r;
 
--- The horizon: the latest month among accepted rows (SPEC section 4).
+-- The horizon: the latest month among accepted rows (rule 11).
 create or replace temp table horizon as
 select month_of(max(at_)) as horizon_month
 from (

@@ -168,7 +168,7 @@ candidate_rows as (
 {#
     The watermark of an incrementally validated table, as text (none when it has no such row; none at parse
     time): the latest _loaded_at among its rows landed no later than the build that wrote them started
-    (_loaded_at <= _batch_at). A row whose _loaded_at was still in the future then (SPEC A4) is above it,
+    (_loaded_at <= _batch_at). A row whose _loaded_at was still in the future then (rule 13) is above it,
     so it is read again from raw by every build until one starts after its _loaded_at: it never hides the
     rows landed after it (their _loaded_at is earlier than its own), nor makes the drift check see rows
     "landed up to the watermark" that the table lacks.

@@ -21,7 +21,7 @@
 
 
 {#
-    Round an amount to its currency's minor units, halves away from zero (SPEC rule 8).
+    Round an amount to its currency's minor units, halves away from zero (rule 8).
     Engines want a constant number of places for a decimal round, so each minor-unit count the
     reference data can hold gets its own branch, each cast on its own: a CASE over decimals of
     different scales takes the smallest scale in DuckDB and would round a second time. An unexpected
@@ -36,7 +36,7 @@
 {%- endmacro %}
 
 
-{# SPEC rule 6: what is used beyond the free allocation; allocations never roll over. #}
+{# rule 6: what is used beyond the free allocation; allocations never roll over. #}
 {% macro overage_quantity(usage_quantity, free_allocation) -%}
     greatest({{ usage_quantity }} - {{ free_allocation }}, 0)
 {%- endmacro %}

@@ -1,4 +1,4 @@
-{# The first day of the UTC calendar month holding a timestamp or date (SPEC rule 1). #}
+{# The first day of the UTC calendar month holding a timestamp or date (rule 1). #}
 {% macro month_of(expr) -%}
     cast({{ dbt.date_trunc('month', expr) }} as date)
 {%- endmacro %}
@@ -23,7 +23,7 @@
 
 
 {#
-    Reference rows in force for a month (SPEC rule 5): valid_from <= the month's first day < valid_to,
+    Reference rows in force for a month (rule 5): valid_from <= the month's first day < valid_to,
     an open valid_to never ending.
 #}
 {% macro in_force(relation_alias, month_column) -%}
@@ -50,7 +50,7 @@
 
 
 {#
-    Whether a usage row's month is billed for its org (SPEC rule 9's no_subscription and A2's
+    Whether a usage row's month is billed for its org (rule 9's no_subscription and
     no_reference_data): the org's first accepted subscription took effect before the next month started, and
     the month is not before the reference data begins. int_orgs_subscribed.first_billing_month holds both
     (the later of the org's first subscribed month and the reference data's first month). Pass the columns
@@ -62,7 +62,7 @@
 
 
 {#
-    The build's as-of instant (SPEC A3), as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text: the var as_of when
+    The build's as-of instant (rule 11), as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text: the var as_of when
     given, else the instant dbt started (run_started_at). Not passed by the CLI when not given: a var that
     changes every build would make dbt parse the whole project again on every build.
 #}

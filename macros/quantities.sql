@@ -1,5 +1,5 @@
 {#
-    Quantities that can be billed (SPEC A1): a tokens, unit_price or committed_quantity value outside
+    Quantities that can be billed (rule 9, invalid_quantity): a tokens, unit_price or committed_quantity value outside
     [-1,000,000,000, 1,000,000,000] or not a finite number (NaN, infinity) can never be billed, and a DOUBLE
     NaN or 1e20 would fail a DECIMAL cast and the whole build with it. Staging turns such a value into null
     (rejected as invalid_quantity, like a null) after comparing it as a double, so that the decimal cast
@@ -19,7 +19,7 @@
 
 
 {#
-    A quantity's fault (SPEC rule 9 and A1): null (staging's null included), negative, or above the limit.
+    A quantity's fault (rule 9): null (staging's null included), negative, or above the limit.
 #}
 {% macro is_invalid_quantity(column) -%}
     ({{ column }} is null or {{ column }} < 0 or {{ column }} > {{ overages.max_billable_quantity() }})
@@ -28,7 +28,7 @@
 
 {#
     `expr` unchanged, or the query stops where it exceeds the marts' decimal(18,4) (many events near the limit
-    in one month), with one line naming the org and month (SPEC A1). Used in the models that compute the
+    in one month), with one line naming the org and month (rule 12). Used in the models that compute the
     figures, which every mart and audit table depends on: the build stops before it writes any of them.
 #}
 {% macro within_decimal_18_4(expr, org_id, billing_month, what) -%}

@@ -1,5 +1,5 @@
 {#
-    SPEC rule 2: among the rows sharing a complete natural key, the one landed last wins; the others
+    rule 2: among the rows sharing a complete natural key, the one landed last wins; the others
     are duplicates. Ties on _loaded_at are broken by the row's own columns, so the winner is the same
     on every build and every engine (explicit null ordering: engines differ in their default).
 #}
@@ -16,7 +16,7 @@
 
 
 {#
-    The reasons of SPEC rule 9, in the order the rule reports them when a row has several faults: the var
+    The reasons of rule 9, in the order the rule reports them when a row has several faults: the var
     rejection_reasons of dbt_project.yml, the one list the audit models, the tests and the validation
     suites all read.
 #}
@@ -62,9 +62,9 @@
 
 {#
     The rejected rows of a usage table validated row by row (events, cases): each row's own fault, then
-    no_reference_data for a sound row of a month before the reference data begins (SPEC A2), then
+    no_reference_data for a sound row of a month before the reference data begins (rules 1 and 9), then
     no_subscription for a sound row whose org had no accepted subscription in force at the end of its
-    month (SPEC rule 9). Renders a whole incremental model body, by the validated rows' day_key: a build
+    month (rule 9). Renders a whole incremental model body, by the validated rows' day_key: a build
     rejudges the days the validated model rewrote since this model last read it, and every day when
     int_orgs_subscribed changed (its fingerprint differs). Each judged day also gets a day row (reason
     null): see macros/incremental.sql. id_column becomes the record_id: the large validated tables keep no

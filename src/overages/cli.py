@@ -168,7 +168,7 @@ def _echo_landed(what: object, where: str, started: float, counts: dict[str, int
 @click.argument("folder", type=click.Path(file_okay=False))
 def land(warehouse: str | None, target: str, folder: str) -> None:
     """Replace the raw tables with parquet data from FOLDER: <table>.parquet per raw table (a file or a
-    folder of files) with the columns of SPEC.md section 2, cast to the contract's types."""
+    folder of files) with the columns of the landing contract (docs/rules.md), cast to the contract's types."""
     from pathlib import Path
 
     source = Path(folder).resolve()

@@ -2,12 +2,13 @@
 charges and invoice lines that agree with the demo's usage, except for a few deliberate differences of each
 reconciliation status.
 
-The figures are computed here in Python from the demo's raw rows with SPEC's rules (rule 2's latest landing,
-rule 9's faults, rule 3's subscription of a month, rules 4 to 8), independently of the warehouse's SQL, so
-the reconciliation compares two separate computations. Only "clean" orgs are billed (one valid subscription
-row, no contract rows): they are what the rules can be applied to without the whole of the warehouse's
-logic, and an org-month Genesys does not bill is outside the reconciliation (fct_billing_reconciliation).
-No random numbers are drawn: the six SPEC tables of a seed stay exactly as they were.
+The figures are computed here in Python from the demo's raw rows with the rules of docs/rules.md (rule 2's
+latest landing, rule 9's faults, rule 3's subscription of a month, rules 4 to 8), independently of the
+warehouse's SQL, so the reconciliation compares two separate computations. Only "clean" orgs are billed
+(one valid subscription row, no contract rows): they are what the rules can be applied to without the whole
+of the warehouse's logic, and an org-month Genesys does not bill is outside the reconciliation
+(fct_billing_reconciliation). No random numbers are drawn: a seed's six raw tables of the landing contract
+stay exactly as they were.
 """
 
 from __future__ import annotations

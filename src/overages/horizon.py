@@ -1,4 +1,4 @@
-"""The build's as-of instant and its horizon, as the CLI checks them (SPEC A3)."""
+"""The build's as-of instant and its horizon, as the CLI checks them (rule 11 of docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def resolve_as_of(text: str | None) -> datetime:
 
 
 def check_through_month(through_month: str | None, as_of: datetime) -> None:
-    """A through_month later than the as-of month is refused (SPEC A3): its months have not happened."""
+    """A through_month later than the as-of month is refused (rule 11): its months have not happened."""
     if through_month and through_month > as_of.strftime("%Y-%m"):
         raise OveragesError(
             f"--through-month {through_month} is later than the as-of month {as_of:%Y-%m} "

@@ -24,8 +24,8 @@ def check_parquet_folder(folder: Path) -> None:
     try:
         for table, columns in RAW_TABLES.items():
             if not (folder / f"{table}.parquet").exists():
-                raise OveragesError(f"{folder / f'{table}.parquet'} is missing: every raw table of SPEC.md "
-                                    "section 2 needs its file (an empty table needs an empty file)")  # fmt: skip
+                raise OveragesError(f"{folder / f'{table}.parquet'} is missing: every raw table of the "
+                                    "landing contract needs its file (an empty table needs an empty file)")  # fmt: skip
             try:
                 found = {row[0].lower() for row in con.execute(
                     f"describe select * from read_parquet('{parquet_glob(folder, table)}')").fetchall()}  # fmt: skip
@@ -34,8 +34,8 @@ def check_parquet_folder(folder: Path) -> None:
                 raise OveragesError(f"cannot read {folder / f'{table}.parquet'}: {first}") from None
             missing = [c.name for c in columns if c.name not in found]
             if missing:
-                raise OveragesError(f"{folder / f'{table}.parquet'} has no column {missing[0]}: see SPEC.md "
-                                    "section 2 for each raw table's columns")  # fmt: skip
+                raise OveragesError(f"{folder / f'{table}.parquet'} has no column {missing[0]}: see "
+                                    "docs/rules.md for each raw table's columns")  # fmt: skip
     finally:
         con.close()
 

@@ -1,4 +1,4 @@
-"""The raw landing contract of SPEC.md section 2: the tables, their columns and the types accepted."""
+"""The raw landing contract of docs/rules.md: the tables, their columns and the types accepted."""
 
 from __future__ import annotations
 

@@ -397,8 +397,8 @@ def built_columns(con: duckdb.DuckDBPyConnection, models: list[str]) -> dict[str
 def watermark_sql(model: str) -> str:
     """One row, one value: the model's watermark as text (null when no row has one): its latest _loaded_at
     among rows landed no later than the build that wrote them started (macros/incremental.sql,
-    latest_loaded_at). A row landed with a future _loaded_at (SPEC A4) stays above it until a build starts
-    after that time, and is read again from raw by every build until then."""
+    latest_loaded_at). A row landed with a future _loaded_at (docs/rules.md, rule 13) stays above it until a build
+    starts after that time, and is read again from raw by every build until then."""
     return f"select cast(max(_loaded_at) as string) from intermediate.{model} where _loaded_at <= _batch_at"
 
 

@@ -138,7 +138,7 @@ def create_missing_optional_tables() -> list[str]:
 
 
 def check_raw_contract() -> dict[str, int]:
-    """The landing contract (SPEC section 2) on Spark: every raw table and column, with a usable type.
+    """The landing contract (docs/rules.md) on Spark: every raw table and column, with a usable type.
 
     Returns the row count of each raw table; raises OveragesError naming the first problem.
     """
@@ -160,7 +160,7 @@ def check_raw_contract() -> dict[str, int]:
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise OveragesError(f"raw data on Spark does not match the landing contract: {problems[0]}{more}; "
-                            "see SPEC.md section 2 or README 'Running at scale on Spark'")  # fmt: skip
+                            "see docs/rules.md and docs/spark.md")  # fmt: skip
     return {table: spark.table(f"{RAW_SCHEMA}.{table}").count() for table in RAW_TABLES}
 
 

@@ -17,7 +17,7 @@ SOURCES_YML = PROJECT_DIR / "models" / "staging" / "genesys" / "_genesys__source
 # A raw row landed more than this after now is dated in the future (a clock or a landing is wrong).
 FUTURE_SLACK = timedelta(hours=1)
 _PERIODS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
-# A _loaded_at further ahead of now than this is in the future (SPEC A4).
+# A _loaded_at further ahead of now than this is in the future (rule 13 of docs/rules.md).
 FUTURE_AFTER = timedelta(hours=1)
 
 

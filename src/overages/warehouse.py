@@ -127,7 +127,7 @@ def check_raw_contract(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise OveragesError(
             f"raw data does not match the landing contract: {problems[0]}{more}; "
-            "see SPEC.md section 2 or README 'Your own data'"
+            "see docs/rules.md and README 'Your own data'"
         )
     return {
         table: con.execute(f"select count(*) from {RAW_SCHEMA}.{table}").fetchall()[0][0]

@@ -1,5 +1,5 @@
 {#
-    SPEC rule 10, checked on every build: for every raw table, the rows landed (counted in the raw table
+    rule 10, checked on every build: for every raw table, the rows landed (counted in the raw table
     itself) are all kept by the warehouse (one row each in the model that validates them: an incremental
     build must neither lose nor repeat one) and equal the rows accepted plus the rows in
     audit.rejected_rows. Returns the tables that do not balance.

@@ -1,5 +1,5 @@
 {#
-    Usage is conserved (SPEC rule 10), checked on every build: for every raw usage table, org and billing
+    Usage is conserved (rule 10), checked on every build: for every raw usage table, org and billing
     month up to the horizon, the usage of the accepted rows (audit.usage_reconciliation, recomputed from the
     validated rows) equals the usage the monthly overages mart bills, and the mart bills no usage that no
     accepted row accounts for; usage beyond the horizon waits. Returns the org-months that differ.

@@ -1,17 +1,17 @@
-"""Seeded, small, adversarial raw data sets for the differential test (test_spec_reference.py).
+"""Seeded, small, adversarial raw data sets for the differential test (test_rules_reference.py).
 
 A few orgs over two to four months, tens to a few hundred rows per table, with the faults and edges of the
-landing contract and rules 1 to 10 drawn at random: codes in every spelling SPEC.md section 2 allows (and
+landing contract and rules 1 to 10 drawn at random: codes in every spelling the landing contract allows (and
 unknown ones), ids with stray spaces, duplicates re-sent later, earlier and at the same `_loaded_at`,
 corrections that then fail a check, null `_loaded_at`, events on a month's first instant and last
 microsecond, mid-month subscription changes, wallboard accounts deleted at their creation or at a month's
 first instant or before they were created, overlapping and tied contracts, contracts in another currency,
 workitems of unknown cases. The same seed gives the same rows.
 
-With `edges=True` (SPEC section 6) it also draws what the amendments settle: quantities landed as DOUBLE
-(`double_columns`) holding NaN, infinities, 1e20 and values just past 1,000,000,000 (A1); usage, accounts and
-subscriptions dated before the reference data begins (A2); rows dated after the as-of instant, up to
-9999-12-31, and accounts deleted in the future (A3); and `_loaded_at` years in the future (A4).
+With `edges=True` it also draws the edges of rules 9, 11 and 13: quantities landed as DOUBLE
+(`double_columns`) holding NaN, infinities, 1e20 and values just past 1,000,000,000 (rule 9); usage, accounts and
+subscriptions dated before the reference data begins (rules 1 and 9); rows dated after the as-of instant, up to
+9999-12-31, and accounts deleted in the future (rule 11); and `_loaded_at` years in the future (rule 13).
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ FEATURE_SPELLINGS = {
     "case_management": ["case_management", "Case_Management ", "CASE_MANAGEMENT", "Case Management"],
 }
 BAD_FEATURES = ["ai tokenz", "support", None]
-# The quantity columns an edges data set lands as DOUBLE, and the values only a DOUBLE can hold (A1).
+# The quantity columns an edges data set lands as DOUBLE, and the values only a DOUBLE can hold (rule 9).
 DOUBLE_COLUMNS = {"ai_token_events": ["tokens"], "contract_rates": ["unit_price", "committed_quantity"]}
 NOT_BILLABLE = [float("nan"), float("inf"), float("-inf"), 1e20, 1_000_000_000.5, -1e12]
-# A2 and A3: instants before the reference data (2000-01) and long after any as-of instant.
+# Rules 1 and 11: instants before the reference data (2000-01) and long after any as-of instant.
 PAST = [dt.datetime(1999, 12, 31, 23, 59, 59, 999999), dt.datetime(1970, 1, 1), dt.datetime(1999, 6, 15, 8)]
 FUTURE = [dt.datetime(2030, 5, 1), dt.datetime(9999, 12, 31, 23, 59, 59), dt.datetime(2027, 1, 1)]
 
@@ -89,7 +89,7 @@ class RawDataSet:
         if self.chance(0.02):
             return None
         if self.edges and self.chance(0.05):
-            return dt.datetime(2030, 1, 1) + dt.timedelta(seconds=self.random.randint(0, 100_000))  # A4
+            return dt.datetime(2030, 1, 1) + dt.timedelta(seconds=self.random.randint(0, 100_000))  # rule 13
         return self.landed + dt.timedelta(seconds=self.random.randint(0, 100_000))
 
     def edge_instant(self, instant: dt.datetime) -> dt.datetime:
@@ -173,7 +173,7 @@ class RawDataSet:
                     if row["_loaded_at"] is not None and roll < 0.8:
                         resent["_loaded_at"] = row["_loaded_at"] + dt.timedelta(hours=1 if roll < 0.5 else -1)
                     self.rows["org_subscriptions"].append(resent)
-        if self.edges:  # A2: subscribed since 1999; A3: a row effective in 2030
+        if self.edges:  # rule 3: subscribed since 1999; rule 11: a row effective in 2030
             edge_rows = ((self.orgs[0], dt.datetime(1999, 6, 1)), (self.orgs[-1], dt.datetime(2030, 1, 1)))
             for org, effective_from in edge_rows:
                 self.rows["org_subscriptions"].append({
@@ -303,7 +303,7 @@ class RawDataSet:
                                                      seconds=self.random.randint(0, 86_400))  # fmt: skip
                     if deleted >= horizon_end:
                         deleted = None if self.chance(0.7) else horizon_end
-                if self.edges and self.chance(0.15):  # A2, A3: before the reference data, deleted in the future
+                if self.edges and self.chance(0.15):  # rules 9, 4: before the reference data, deleted in the future
                     created, deleted = self.random.choice([
                         (dt.datetime(1998, 3, 1), dt.datetime(1999, 2, 1)),
                         (dt.datetime(1999, 5, 1), dt.datetime(2000, 1, 1)),

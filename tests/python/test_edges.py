@@ -1,5 +1,6 @@
-"""The edges of SPEC section 6, through the real CLI: values no decimal holds (A1), the build's as-of instant and
-rows from its future (A3, A4), usage conserved on every build, and the CLI's one-line input errors."""
+"""The edges of the rules (docs/rules.md), through the real CLI: values no decimal holds (rules 9 and 12), the
+build's as-of instant and rows from its future (rules 11 and 13), usage conserved on every build, and the
+CLI's one-line input errors."""
 
 from __future__ import annotations
 
@@ -21,23 +22,23 @@ AS_OF = "2026-11-15 12:00:00"
 LOADED = datetime(2026, 11, 2, 8)
 SUBSCRIPTIONS = [
     ("org-a", "Org A", "CX1", "named", "USD", datetime(2026, 9, 1), LOADED),
-    ("org-old", "Org Old", "CX1", "named", "USD", datetime(1999, 6, 1), LOADED),  # in force from 2000-01 (A2)
+    ("org-old", "Org Old", "CX1", "named", "USD", datetime(1999, 6, 1), LOADED),  # in force from 2000-01 (rule 3)
 ]
-# A1: a DOUBLE tokens column, with values no decimal can hold.
+# Rule 9: a DOUBLE tokens column, with values no decimal can hold.
 NOT_BILLABLE = {"ev-nan": float("nan"), "ev-inf": float("inf"), "ev-minf": float("-inf"), "ev-1e20": 1e20,
                 "ev-over": 1_000_000_000.5, "ev-neg": -2.0}  # fmt: skip
 EVENTS = [
     ("ev-ok", "org-a", datetime(2026, 10, 5), 300.25, "copilot", LOADED),
     ("ev-max", "org-a", datetime(2026, 10, 6), 1_000_000_000.0, "copilot", LOADED),  # at the limit: billable
     *[(event_id, "org-a", datetime(2026, 10, 7), value, "copilot", LOADED) for event_id, value in NOT_BILLABLE.items()],
-    ("ev-1999", "org-old", datetime(1999, 12, 31, 23, 59, 59), 5.0, "copilot", LOADED),  # A2: no_reference_data
+    ("ev-1999", "org-old", datetime(1999, 12, 31, 23, 59, 59), 5.0, "copilot", LOADED),  # rule 9: no_reference_data
     ("ev-nov", "org-a", datetime(2026, 11, 10), 1.0, "copilot", LOADED),  # the latest instant up to as-of
-    ("ev-future", "org-a", datetime(2026, 12, 3), 7.0, "copilot", LOADED),  # A3: after as-of, waits
+    ("ev-future", "org-a", datetime(2026, 12, 3), 7.0, "copilot", LOADED),  # rule 11: after as-of, waits
     ("ev-9999", "org-a", datetime(9999, 12, 31, 23, 59, 59), 7.0, "copilot", LOADED),
 ]  # fmt: skip
 ACCOUNTS = [
-    ("wb-future-delete", "org-a", datetime(2026, 9, 10), datetime(2031, 1, 1), LOADED),  # active until then (A3)
-    ("wb-old", "org-old", datetime(1998, 1, 1), datetime(2000, 1, 1), LOADED),  # active only before 2000 (A2)
+    ("wb-future-delete", "org-a", datetime(2026, 9, 10), datetime(2031, 1, 1), LOADED),  # active until then (rule 4)
+    ("wb-old", "org-old", datetime(1998, 1, 1), datetime(2000, 1, 1), LOADED),  # active only before 2000 (rule 9)
     ("wb-span", "org-old", datetime(1999, 1, 1), datetime(2000, 3, 1), LOADED),  # counts 2000-01 and 2000-02
 ]  # fmt: skip
 
@@ -97,7 +98,7 @@ def test_before_the_reference_data(built: Path) -> None:
 def test_future_rows_are_listed_as_warnings(built: Path) -> None:
     done = run_cli("validate", warehouse=built)
     warnings = [line for line in done.stdout.splitlines() if "WARNING future_rows" in line]
-    assert len(warnings) == 1 and "SPEC A3" in warnings[0] and "on 3 of 3 rows" in warnings[0], done.stdout
+    assert len(warnings) == 1 and "rule 11" in warnings[0] and "on 3 of 3 rows" in warnings[0], done.stdout
     assert "record_id=ev-9999" in done.stdout and "record_id=wb-future-delete" in done.stdout
 
 

@@ -19,7 +19,7 @@ def test_run_rate_projection_and_alerts(tmp_path: Path) -> None:
         "ai_token_events": [("e1", "org-a", "2026-10-05 00:00:00", 100, "copilot", loaded)],
         "wallboard_accounts": [(f"w{i}", "org-a", "2026-10-02 00:00:00", None, loaded) for i in range(2)],
     })  # fmt: skip
-    # The build's as-of instant (SPEC A3) is the instant the projection runs to: both read the same one.
+    # The build's as-of instant (rule 11) is the instant the projection runs to: both read the same one.
     run_cli("build", "--skip-validate", "--quiet", "--as-of", "2026-10-10 00:00:00", warehouse=path)
     rows = query(path, "select feature, cast(as_of as varchar), elapsed_fraction, usage_so_far, projected_usage, "
                        "projected_overage, projected_overage_amount, is_projected_over_allocation, is_alert, "

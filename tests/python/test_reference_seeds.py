@@ -1,4 +1,4 @@
-"""The seeds hold the source document's figures exactly as published (SPEC section 1)."""
+"""The seeds hold the source document's figures exactly as published (docs/rules.md, reference data)."""
 
 from __future__ import annotations
 

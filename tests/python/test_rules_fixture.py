@@ -1,9 +1,9 @@
-"""Hand-computed end-to-end test of the billing rules (SPEC.md section 3) on a small raw data set.
+"""Hand-computed end-to-end test of the billing rules (docs/rules.md) on a small raw data set.
 
 The raw rows below are landed in a fresh warehouse, the real `overages build` CLI runs once for the module
 with `--through-month 2026-03`, and every row and column of `marts.fct_monthly_overages`,
 `marts.fct_invoice_lines` (all but the free-text `description`), `audit.rejected_rows` and
-`audit.raw_reconciliation` is compared with figures WORKED OUT BY HAND from SPEC.md and written out
+`audit.raw_reconciliation` is compared with figures WORKED OUT BY HAND from docs/rules.md and written out
 literally below. Nothing in this file re-implements a rule.
 
 Horizon: 2026-01 .. 2026-03 (months are written 'Jan', 'Feb', 'Mar' below; all 2026).
@@ -61,9 +61,9 @@ org-bad only rejected subscription rows (tier 'CX9' + type 'floating': first fau
         event is `no_subscription` (a rejected row is never in force) and it has no mart rows.
 org-ghost no subscription at all: case, wallboard account and contract -> `no_subscription`;
         a workitem of its (rejected) case -> `unknown_case`, org_id taken from the case's row.
-Before the reference data (A2, it begins in 2000-01): org-a's token event and case at 1999-12-31 23:59:59
+Before the reference data (rules 1 and 9, it begins in 2000-01): org-a's token event and case at 1999-12-31 23:59:59
         and a wallboard account deleted at exactly 2000-01-01 00:00 -> `no_reference_data`; org-ghost's
-        1999 event too (no_reference_data comes before no_subscription). A1: a token event of 1,000,000,000.5
+        1999 event too (no_reference_data comes before no_subscription). Rule 9: a token event of 1,000,000,000.5
         and a contract unit price of 2,000,000,000 -> `invalid_quantity`.
 Other rejections: every reason of rule 9, and rows with two faults where the first in rule 9's order is
 reported (missing_id+missing_org, duplicate+missing_org, missing_org+missing_timestamp,
@@ -178,9 +178,9 @@ RAW = {
         ("e-r2", "", ts(2026, 1, 5), d("1"), "copilot", L1),                      # missing_org
         ("e-r3", "org-a", None, d("1"), "copilot", L1),                           # missing_timestamp
         ("e-r4", "org-a", ts(2026, 1, 6), None, "copilot", L1),                   # invalid_quantity
-        ("e-old1", "org-a", ts(1999, 12, 31, 23, 59, 59), d("5"), "copilot", L1),  # no_reference_data (A2)
+        ("e-old1", "org-a", ts(1999, 12, 31, 23, 59, 59), d("5"), "copilot", L1),  # no_reference_data (rule 9)
         ("e-old2", "org-ghost", ts(1999, 6, 1), d("1"), "copilot", L1),     # no_reference_data before no_subscription
-        ("e-big", "org-a", ts(2026, 2, 10), d("1000000000.5"), "copilot", L1),  # invalid_quantity (A1: above 1e9)
+        ("e-big", "org-a", ts(2026, 2, 10), d("1000000000.5"), "copilot", L1),  # invalid_quantity (rule 9: above 1e9)
     ],
     "cases": [
         # case_id, org_id, created_at, _loaded_at
@@ -202,7 +202,7 @@ RAW = {
         ("c-r1", None, ts(2026, 1, 2), L1),                              # missing_org
         (None, "org-a", ts(2026, 1, 2), L1),                             # missing_id
         ("c-r3", "org-a", None, L1),                                     # missing_timestamp
-        ("c-old1", "org-a", ts(1999, 12, 31, 23, 59, 59), L1),            # no_reference_data (A2)
+        ("c-old1", "org-a", ts(1999, 12, 31, 23, 59, 59), L1),            # no_reference_data (rule 9)
     ],
     "case_workitems": [
         # workitem_id, case_id, queue_id, created_at, completed_at, _loaded_at
@@ -241,7 +241,7 @@ RAW = {
         ("org-a", "ai_tokens", "CHF", d("1"), d("1"), day("2026-01-01"), None, L1),      # unknown_currency
         ("org-a", "Video Minutes", "USD", d("1"), d("1"), day("2026-01-01"), None, L1),  # unknown_feature
         ("org-a", "Video", "chf", d("1"), d("1"), day("2026-01-01"), None, L1),          # currency first
-        ("org-a", "ai_tokens", "USD", d("2000000000"), d("1"), day("2026-01-01"), None, L1),  # invalid_quantity (A1)
+        ("org-a", "ai_tokens", "USD", d("2000000000"), d("1"), day("2026-01-01"), None, L1),  # invalid_quantity (rule 9)
     ],
 }
 

@@ -7,7 +7,7 @@
 }}
 {#
     Every landed AI token event with its row-level verdict: rejection_reason null where the row itself is
-    sound, else the first of its own faults in SPEC rule 9's order. Whether its org has a subscription in
+    sound, else the first of its own faults in rule 9's order. Whether its org has a subscription in
     force at the end of its month (no_subscription) is decided per org and month downstream, where it is
     cheap and always current. Incremental by day within billing months: see macros/incremental.sql.
 #}

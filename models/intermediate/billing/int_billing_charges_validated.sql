@@ -1,6 +1,6 @@
 {#
     Every landed Genesys billing-period charge row with its verdict (rejection_reason null = accepted), in
-    SPEC rule 9's order among the reasons that can apply to it. Rule 2 keeps the latest landing of a charge:
+    rule 9's order among the reasons that can apply to it. Rule 2 keeps the latest landing of a charge:
     an open period is landed again on every extract, and its latest figures are the ones to compare.
 #}
 with

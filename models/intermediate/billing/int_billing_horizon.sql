@@ -1,5 +1,5 @@
 {#
-    One row: the last billing month the marts report, and the build's as-of instant (SPEC section 4, A3).
+    One row: the last billing month the marts report, and the build's as-of instant (rule 11).
     The through_month variable ('YYYY-MM') when given, else the latest month among accepted rows' instants
     up to the as-of instant: a timestamp after it (a wallboard deleted_at included) never moves the horizon,
     and the horizon is never later than the as-of month. Accepted rows past it are not lost: they wait for a

@@ -7,7 +7,7 @@
 }}
 {#
     Every rejected case workitem with its reason: the row's own faults, then unknown_case for sound rows
-    whose case is not an accepted case (SPEC rule 9). Workitems carry no org of their own: org_id is their
+    whose case is not an accepted case (rule 9). Workitems carry no org of their own: org_id is their
     case's, from the case's last-landed row, null where no such case was landed.
 
     Incremental by the day of the validated workitems (macros/incremental.sql: one day row, reason null,

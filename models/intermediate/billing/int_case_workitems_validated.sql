@@ -7,7 +7,7 @@
 }}
 {#
     Every landed case workitem with its row-level verdict: rejection_reason null where the row itself is
-    sound, else the first of its own faults in SPEC rule 9's order. Whether its case is accepted
+    sound, else the first of its own faults in rule 9's order. Whether its case is accepted
     (unknown_case) is decided downstream (int_case_workitems_rejected). Incremental by the day of created_at:
     see macros/incremental.sql.
 #}

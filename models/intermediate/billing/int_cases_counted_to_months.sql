@@ -7,7 +7,7 @@
 }}
 {#
     One row per org (null for rows without one) and billing month with landed cases: the sound cases
-    created in the month (SPEC rule 4) and the latest. Whether the org is subscribed that month is applied
+    created in the month (rule 4) and the latest. Whether the org is subscribed that month is applied
     downstream. Rebuilt like int_token_usage_summed_to_months.
 #}
 with

@@ -7,7 +7,7 @@
 }}
 {#
     Every landed case with its row-level verdict: rejection_reason null where the row itself is sound,
-    else the first of its own faults in SPEC rule 9's order. no_subscription is decided per org and month
+    else the first of its own faults in rule 9's order. no_subscription is decided per org and month
     downstream (int_cases_rejected). Incremental by day within billing months: see macros/incremental.sql.
 #}
 with

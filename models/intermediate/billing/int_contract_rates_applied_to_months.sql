@@ -1,5 +1,5 @@
 {#
-    One row per org, billing month and feature that a committed overage tier applies to (SPEC rule 7):
+    One row per org, billing month and feature that a committed overage tier applies to (rule 7):
     the accepted contract row with valid_from <= the month's first day < valid_to, in the month's
     billing currency. Where several apply, the later valid_from wins, then the later _loaded_at.
 #}

@@ -1,7 +1,7 @@
 {#
     Every landed contract rate with its verdict (rejection_reason null = accepted). Contract rows have
     no natural key in the landing contract, so they are never duplicates of each other: where two
-    apply to one month, int_contract_rates_applied_to_months picks one (SPEC rule 7).
+    apply to one month, int_contract_rates_applied_to_months picks one (rule 7).
     A row's currency must be the org's billing currency in the first month it covers; where the org
     has no subscription in force yet that month, the currency of the org's first billed month is the
     yardstick (the first month the contract can apply to).

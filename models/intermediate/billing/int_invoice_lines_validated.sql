@@ -1,5 +1,5 @@
 {#
-    Every landed Genesys invoice line row with its verdict (rejection_reason null = accepted), in SPEC rule
+    Every landed Genesys invoice line row with its verdict (rejection_reason null = accepted), in rule
     9's order among the reasons that can apply to it. A line's billing month is the month its dateStart
     falls in (an invoice is issued after the month it bills).
 #}

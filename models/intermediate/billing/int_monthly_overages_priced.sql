@@ -1,6 +1,6 @@
 {#
     One row per org, billing month and feature: usage, free allocation, overage, committed tier, price
-    and amounts (SPEC rules 3 to 8). A month with no usage still has its row, showing the allocation
+    and amounts (rules 3 to 8). A month with no usage still has its row, showing the allocation
     left unused.
 #}
 with

@@ -1,6 +1,6 @@
 {#
     One row per org and billing month, from the org's first month with an accepted subscription to the
-    horizon, with the subscription in force at the month's last instant (SPEC rule 3): the accepted row
+    horizon, with the subscription in force at the month's last instant (rule 3): the accepted row
     with the latest effective_from before the next month starts. No proration: a change mid-month
     holds for the whole month.
 #}

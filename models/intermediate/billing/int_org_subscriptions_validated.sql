@@ -1,6 +1,6 @@
 {#
     Every landed subscription row with its verdict: rejection_reason is null where the row is accepted,
-    else the first of its faults in SPEC rule 9's order.
+    else the first of its faults in rule 9's order.
 #}
 with
 

@@ -1,6 +1,6 @@
 {#
     The orgs that have at least one accepted subscription row, since when, and their first billing month:
-    the month of that row, or the month the reference data begins where the row is older (SPEC A2). Rule 3
+    the month of that row, or the month the reference data begins where the row is older (rules 1 and 3). Rule 3
     and the no_subscription checks see only accepted rows: a rejected row is never in force.
 #}
 with

@@ -1,5 +1,5 @@
 {#
-    One row: the first billing month (SPEC A2), the month of the earliest valid_from of the reference data.
+    One row: the first billing month (rule 1), the month of the earliest valid_from of the reference data.
     Usage dated earlier has no price or allocation to bill it by and is rejected as no_reference_data; a
     subscription effective earlier is in force from this month on.
 #}

@@ -7,7 +7,7 @@
 }}
 {#
     One row per org (null for rows without one) and billing month with landed AI token events: the tokens
-    of the month's sound events (SPEC rule 4), how many there are, and the latest. Whether the org is
+    of the month's sound events (rule 4), how many there are, and the latest. Whether the org is
     subscribed that month is applied downstream. Rebuilt for the months int_ai_token_events_validated
     rewrote since this model last read it; every such month has at least one row here (its events never
     disappear), so replacing its month_key partitions replaces it whole.

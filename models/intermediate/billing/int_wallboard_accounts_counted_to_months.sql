@@ -1,6 +1,6 @@
 {#
     One row per org and billing month in which it had an active wallboard account: the distinct accounts
-    active at any instant of the month (SPEC rule 4). Active on [created_at, deleted_at): deleted at a
+    active at any instant of the month (rule 4). Active on [created_at, deleted_at): deleted at a
     month's first instant is not active in that month; created and deleted at one instant never was.
 #}
 with

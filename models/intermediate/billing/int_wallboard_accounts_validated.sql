@@ -1,7 +1,7 @@
 {#
     Every landed wallboard account with its verdict (rejection_reason null = accepted). An account is
     active on [created_at, deleted_at): one deleted at the instant it was created is accepted but never
-    active; one deleted by the month the reference data begins is no_reference_data (SPEC A2), even when it
+    active; one deleted by the month the reference data begins is no_reference_data (rule 9), even when it
     was never active.
 #}
 with
@@ -39,7 +39,7 @@ validated as (
             when ranked_by_landing.org_id is null then 'missing_org'
             when ranked_by_landing.created_at is null then 'missing_timestamp'
             when ranked_by_landing.deleted_at < ranked_by_landing.created_at then 'invalid_interval'
-            {#- Deleted by the first instant of the reference data: active, if ever, only before it (SPEC A2). #}
+            {#- Deleted by the first instant of the reference data: active, if ever, only before it (rules 1 and 9). #}
             when ranked_by_landing.deleted_at <= reference_start.first_billing_instant then 'no_reference_data'
             when orgs_subscribed.org_id is null then 'no_subscription'
         end as rejection_reason

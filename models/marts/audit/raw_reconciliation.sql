@@ -1,5 +1,5 @@
 {#
-    SPEC rule 10, one row per raw table: rows landed = rows accepted + rows rejected. Each figure is
+    rule 10, one row per raw table: rows landed = rows accepted + rows rejected. Each figure is
     counted on its own: landed from the models that keep every landed row, accepted from what the marts
     use, rejected from audit.rejected_rows. The singular test assert_nothing_lost also recounts the raw
     tables themselves on every build.

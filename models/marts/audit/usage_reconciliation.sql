@@ -3,7 +3,7 @@
     validated rows and audit.rejected_rows alone (not from the monthly sums the marts are built from), so
     that the test assert_usage_conserved and the suite usage_conserved can check on every build that it all
     reaches the marts: usage up to the horizon equals fct_monthly_overages.usage_quantity; usage beyond it
-    waits for a later build (SPEC rule 10). An accepted event or case is a sound validated row that
+    waits for a later build (rule 10). An accepted event or case is a sound validated row that
     audit.rejected_rows does not judge later (no_reference_data, no_subscription); account-months are the
     months from the org's first billing month to the horizon in which an accepted account is active.
 #}

@@ -1,4 +1,4 @@
-{#- Written only once every month's figures fit the marts' decimals (SPEC A1: int_monthly_overages_priced
+{#- Written only once every month's figures fit the marts' decimals (rule 12: int_monthly_overages_priced
     stops the build otherwise), so that such a build leaves this table as the previous build left it. #}
 -- depends_on: {{ ref('int_monthly_overages_priced') }}
 with

@@ -34,7 +34,7 @@ CASE_INVOICE_CODE = "GC-170-NV-CASEMGMT"
 
 
 def _rejection_reasons() -> list[str]:
-    """SPEC rule 9's reasons in their order: the var rejection_reasons of dbt_project.yml, the project's one list."""
+    """rule 9's reasons in their order: the var rejection_reasons of dbt_project.yml, the project's one list."""
     import yaml
 
     from overages.warehouse import PROJECT_DIR
@@ -51,7 +51,7 @@ _IN_FORCE_TODAY = "valid_from <= current_date and (valid_to is null or valid_to 
 
 
 def round_half_away(amount: Decimal, places: int) -> Decimal:
-    """Round to `places` decimals, halves away from zero (SPEC rule 8)."""
+    """Round to `places` decimals, halves away from zero (rule 8)."""
     return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
@@ -281,7 +281,7 @@ def usage_conserved(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return frame
 
 
-# Where each raw table's rows are dated (SPEC A3) and how a row is named.
+# Where each raw table's rows are dated (rule 11) and how a row is named.
 _DATED = {
     "org_subscriptions": ("effective_from", "org_id || '|' || cast(effective_from as varchar)"),
     "wallboard_accounts": ("greatest(created_at, coalesce(deleted_at, created_at))", "account_id"),
@@ -297,7 +297,7 @@ _LISTED = 1000
 
 
 def future_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Raw rows from the build's future (SPEC A3, A4): dated more than a day after its as-of instant
+    """Raw rows from the build's future (rules 11 and 13): dated more than a day after its as-of instant
     (intermediate.int_billing_horizon.as_of_at), or landed (_loaded_at) more than an hour after it; at most
     1,000 of each table and kind. Empty on a Spark mirror, which carries no raw tables.
     """

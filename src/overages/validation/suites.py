@@ -1,5 +1,7 @@
 """The expectation suites: what must hold of every bill, each expectation naming the rule it protects.
 
+The rules and sections named in `meta.protects` are those of docs/rules.md.
+
 Severity 'critical' fails `overages validate` (and a build); 'warning' is reported and does not fail.
 """
 
@@ -57,27 +59,28 @@ def reference_data() -> list[gxe.Expectation]:
         ),
         gxe.ExpectColumnValuesToNotBeNull(
             column="figure", **_where(Column("kind") == "price"),
-            meta=_protects("SPEC section 1: a list price for every feature in every currency"),
+            meta=_protects("reference data (docs/rules.md): a list price for every feature in every currency"),
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="figure", min_value=0, strict_min=True, **_where(Column("kind") == "price"),
-            meta=_protects("SPEC section 1: every published price is positive"),
+            meta=_protects("reference data (docs/rules.md): every published price is positive"),
         ),
         gxe.ExpectColumnDistinctValuesToEqualSet(
             column="currency", value_set=CURRENCIES, **_where(Column("kind") == "price"),
-            meta=_protects("SPEC section 1: price lists in USD, CAD, AUD, NZD, GBP, EUR, BRL, JPY, ZAR"),
+            meta=_protects("reference data (docs/rules.md): "
+                           "price lists in USD, CAD, AUD, NZD, GBP, EUR, BRL, JPY, ZAR"),
         ),
         gxe.ExpectColumnDistinctValuesToEqualSet(
             column="feature", value_set=FEATURES, **_where(Column("kind") == "price"),
-            meta=_protects("SPEC section 1: price lists for wallboard accounts, AI tokens and cases"),
+            meta=_protects("reference data (docs/rules.md): price lists for wallboard accounts, AI tokens and cases"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="figure", value_set=[0], **_where((Column("kind") == "currency") & (Column("currency") == "JPY")),
-            meta=_protects("SPEC section 1: ISO 4217 minor units, JPY 0"),
+            meta=_protects("reference data (docs/rules.md): ISO 4217 minor units, JPY 0"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="figure", value_set=[2], **_where((Column("kind") == "currency") & (Column("currency") != "JPY")),
-            meta=_protects("SPEC section 1: ISO 4217 minor units, 2 for every currency but JPY"),
+            meta=_protects("reference data (docs/rules.md): ISO 4217 minor units, 2 for every currency but JPY"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="invoice_code", value_set=[CASE_INVOICE_CODE],
@@ -86,7 +89,7 @@ def reference_data() -> list[gxe.Expectation]:
         ),
         gxe.ExpectColumnValuesToBeNull(
             column="invoice_code", **_where((Column("kind") == "feature") & (Column("feature") != "case_management")),
-            meta=_protects("SPEC section 1: the source names no invoice code for the other features"),
+            meta=_protects("reference data (docs/rules.md): the source names no invoice code for the other features"),
         ),
     ]  # fmt: skip
 
@@ -95,8 +98,8 @@ def price_consistency() -> list[gxe.Expectation]:
     return [
         gxe.ExpectColumnValuesToBeInSet(
             column="is_consistent", value_set=[True], severity="warning",
-            meta=_protects("SPEC section 1: each currency's price over the USD price is one rate across the "
-                           "three features; a figure that departs is reported, never fixed"),
+            meta=_protects("reference data (docs/rules.md): each currency's price over the USD price is one rate "
+                           "across the three features; a figure that departs is reported, never fixed"),
         ),
     ]  # fmt: skip
 
@@ -105,48 +108,48 @@ def monthly_overages() -> list[gxe.Expectation]:
     return [
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="overage_quantity", column_B="expected_overage_quantity",
-            meta=_protects("SPEC rule 6: overage_quantity = greatest(usage_quantity - free_allocation, 0)"),
+            meta=_protects("rule 6: overage_quantity = greatest(usage_quantity - free_allocation, 0)"),
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="overage_quantity", min_value=0,
-            meta=_protects("SPEC rule 6: an overage is never negative"),
+            meta=_protects("rule 6: an overage is never negative"),
         ),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="usage_quantity", column_B="overage_quantity", or_equal=True,
-            meta=_protects("SPEC rule 6: the overage never exceeds the usage"),
+            meta=_protects("rule 6: the overage never exceeds the usage"),
         ),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="billed_quantity", column_B="overage_quantity", or_equal=True,
-            meta=_protects("SPEC rule 7: billed = greatest(overage, committed) is never below the overage"),
+            meta=_protects("rule 7: billed = greatest(overage, committed) is never below the overage"),
         ),
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="billed_quantity", column_B="overage_quantity", **_where(Column("price_source") == "list"),
-            meta=_protects("SPEC rule 7: without a committed tier, billed_quantity = overage_quantity"),
+            meta=_protects("rule 7: without a committed tier, billed_quantity = overage_quantity"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="committed_quantity", value_set=[0], **_where(Column("price_source") == "list"),
-            meta=_protects("SPEC section 4: committed_quantity is 0 without a contract"),
+            meta=_protects("marts (docs/rules.md): committed_quantity is 0 without a contract"),
         ),
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="overage_amount", column_B="expected_overage_amount",
-            meta=_protects("SPEC rule 8: overage_amount = billed_quantity * unit_price rounded to the currency's "
+            meta=_protects("rule 8: overage_amount = billed_quantity * unit_price rounded to the currency's "
                            "minor units, halves away from zero"),
         ),
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="list_amount_usd", column_B="expected_list_amount_usd",
-            meta=_protects("SPEC rule 8: list_amount_usd = billed_quantity at the USD list price, rounded to cents"),
+            meta=_protects("rule 8: list_amount_usd = billed_quantity at the USD list price, rounded to cents"),
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="overage_amount", min_value=0,
-            meta=_protects("SPEC rule 8: an amount is never negative"),
+            meta=_protects("rule 8: an amount is never negative"),
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="list_amount_usd", min_value=0,
-            meta=_protects("SPEC rule 8: an amount is never negative"),
+            meta=_protects("rule 8: an amount is never negative"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="overage_amount", value_set=[0], **_where(Column("billed_quantity") == 0),
-            meta=_protects("SPEC rule 8: nothing billed, nothing charged"),
+            meta=_protects("rule 8: nothing billed, nothing charged"),
         ),
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="free_allocation", column_B="published_free_allocation",
@@ -155,19 +158,19 @@ def monthly_overages() -> list[gxe.Expectation]:
         ),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=["org_id", "billing_month", "feature"],
-            meta=_protects("SPEC section 4: one row per org, billing month and feature"),
+            meta=_protects("marts (docs/rules.md): one row per org, billing month and feature"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="billing_currency", value_set=CURRENCIES,
-            meta=_protects("SPEC section 1: the nine billing currencies"),
+            meta=_protects("reference data (docs/rules.md): the nine billing currencies"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="feature", value_set=FEATURES,
-            meta=_protects("SPEC section 1: the three features with a free allocation"),
+            meta=_protects("reference data (docs/rules.md): the three features with a free allocation"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="price_source", value_set=["list", "contract"],
-            meta=_protects("SPEC section 4: price_source is list or contract"),
+            meta=_protects("marts (docs/rules.md): price_source is list or contract"),
         ),
     ]  # fmt: skip
 
@@ -176,11 +179,11 @@ def invoice_lines() -> list[gxe.Expectation]:
     return [
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="invoice_amount", column_B="overage_amount",
-            meta=_protects("SPEC section 4: invoice lines sum, per org, month and currency, to the overages"),
+            meta=_protects("marts (docs/rules.md): invoice lines sum, per org, month and currency, to the overages"),
         ),
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="invoice_lines", column_B="billed_rows",
-            meta=_protects("SPEC section 4: one invoice line per monthly overage row with billed_quantity > 0"),
+            meta=_protects("marts (docs/rules.md): one invoice line per monthly overage row with billed_quantity > 0"),
         ),
     ]  # fmt: skip
 
@@ -189,15 +192,15 @@ def nothing_lost() -> list[gxe.Expectation]:
     return [
         gxe.ExpectColumnPairValuesToBeEqual(
             column_A="rows_landed", column_B="rows_accounted", **_where(Column("kind") == "balance"),
-            meta=_protects("SPEC rule 10: for every raw table, accepted rows plus rejected rows equal rows landed"),
+            meta=_protects("rule 10: for every raw table, accepted rows plus rejected rows equal rows landed"),
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="reason", value_set=REJECTION_REASONS, **_where(Column("kind") == "reason"),
-            meta=_protects("SPEC rule 9: every rejection carries one of the listed reasons"),
+            meta=_protects("rule 9: every rejection carries one of the listed reasons"),
         ),
         gxe.ExpectColumnValuesToNotBeNull(
             column="reason", **_where(Column("kind") == "reason"),
-            meta=_protects("SPEC rule 9: every rejection carries a reason"),
+            meta=_protects("rule 9: every rejection carries a reason"),
         ),
     ]  # fmt: skip
 
@@ -217,7 +220,7 @@ def usage_conserved() -> list[gxe.Expectation]:
     return [
         gxe.ExpectColumnValuesToBeInSet(
             column="is_conserved", value_set=[True], **_where(Column("kind") == "month"),
-            meta=_protects("SPEC rule 10: the usage of every accepted row reaches the marts, or waits beyond the "
+            meta=_protects("rule 10: the usage of every accepted row reaches the marts, or waits beyond the "
                            "horizon: per org and month, accepted usage equals billed usage"),
         ),
     ]  # fmt: skip
@@ -227,11 +230,11 @@ def future_rows() -> list[gxe.Expectation]:
     return [
         gxe.ExpectColumnValuesToBeBetween(
             column="hours_after_as_of", max_value=24, severity="warning", **_where(Column("kind") == "dated"),
-            meta=_protects("SPEC A3: rows dated more than a day after the as-of instant wait beyond the horizon"),
+            meta=_protects("rule 11: rows dated more than a day after the as-of instant wait beyond the horizon"),
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="hours_after_as_of", max_value=1, severity="warning", **_where(Column("kind") == "loaded"),
-            meta=_protects("SPEC A4: a _loaded_at more than an hour after the as-of instant is in the future"),
+            meta=_protects("rule 13: a _loaded_at more than an hour after the as-of instant is in the future"),
         ),
     ]  # fmt: skip
 

@@ -1,10 +1,9 @@
-"""SPEC.md's billing rules as plain Python, for the differential test (test_spec_reference.py).
+"""The billing rules of docs/rules.md as plain Python, for the differential test (test_rules_reference.py).
 
-Written from SPEC.md section 3 and the seed CSVs alone, without the models' SQL, as a second reading of the
-contract: a row at a time, with Decimal arithmetic. It is slow and meant for a few thousand rows.
+Written from docs/rules.md and the seed CSVs alone, without the models' SQL, as a second reading of the
+rules: a row at a time, with Decimal arithmetic. It is slow and meant for a few thousand rows.
 
-Where SPEC.md leaves a choice open it follows the project's documented choices (README, "How the rules are
-applied"):
+It follows every detail docs/rules.md settles, among them:
 - ties between duplicates with the same `_loaded_at` go to the row whose other columns are smallest, in the
   raw table's column order, nulls last (ids and codes compared cleaned; a subscription's tier as landed);
   a null `_loaded_at` loses to any time;
@@ -14,12 +13,12 @@ applied"):
   `committed_quantity`, then the later `valid_to` (open first);
 - a rejected workitem carries the org of its case id's winning row;
 - `list_amount_usd` prices the billed quantity (a commitment included) at the USD list price;
-- A1: a quantity that is not finite or beyond 1,000,000,000 either way reads as null (it ties as a null among
+- rule 9: a quantity that is not finite or beyond 1,000,000,000 either way reads as null (it ties as a null among
   duplicates); a DOUBLE value reads as the decimal the engine casts it to (rounded to the column's places);
-- A2: a wallboard account deleted by the first instant of the reference data is no_reference_data, even one
+- rules 1 and 9: a wallboard account deleted by the first instant of the reference data is no_reference_data, even one
   never active; a contract's currency is checked in the first month it covers that is a billing month of
   the org (on or after its first subscription and the reference data's start);
-- A3: the horizon is the month of the latest accepted instant up to the as-of instant.
+- rule 11: the horizon is the month of the latest accepted instant up to the as-of instant.
 """
 
 from __future__ import annotations
@@ -70,7 +69,7 @@ TIERS = {row["license_tier"] for row in _seed("ref_license_tiers.csv")}
 TYPES = {row["license_type"] for row in _seed("ref_license_types.csv")}
 CURRENCY_CODES = {row["currency"] for row in CURRENCIES}
 FEATURE_CODES = {row["feature"] for row in FEATURE_ROWS}
-# A2: billing months begin with the month of the earliest valid_from of the reference data.
+# Rule 1: billing months begin with the month of the earliest valid_from of the reference data.
 REFERENCE_START = min(
     _date(row["valid_from"])
     for name in ("ref_features.csv", "ref_free_allocations.csv", "ref_list_prices.csv", "ref_currencies.csv",
@@ -86,7 +85,7 @@ def _one(rows: list[dict], month: dt.date, column: str, **match: str) -> object:
     return found[0]
 
 
-# ----------------------------------------------------------------------------------------- quantities (A1)
+# ----------------------------------------------------------------------------------------- quantities (rule 9)
 def quantity(value: object, places: int) -> Decimal | None:
     """A landed quantity as staging reads it: null where it is not a finite number within +/-1e9 (never
     billable); a float (a DOUBLE column) rounded to the decimal column's places, as the engine's cast does."""
@@ -106,7 +105,7 @@ def invalid_quantity(value: Decimal | None) -> bool:
     return value is None or value < 0 or value > MAX_QUANTITY
 
 
-# ------------------------------------------------------------------------------------------- codes (SPEC 2)
+# ------------------------------------------------------------------------------------------ codes (raw tables)
 def clean_id(value: object) -> str | None:
     """Ids: trimmed; empty means missing."""
     if value is None:
@@ -188,8 +187,8 @@ class Result:
 
 def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None,
             as_of: dt.datetime = dt.datetime.max) -> Result:  # fmt: skip
-    """raw: each raw table's rows as dicts of its columns; as_of: the build's as-of instant (A3). Returns the rows
-    of marts.fct_monthly_overages and audit.rejected_rows that SPEC.md's rules give."""
+    """raw: each raw table's rows as dicts of its columns; as_of: the build's as-of instant (rule 11). Returns the rows
+    of marts.fct_monthly_overages and audit.rejected_rows that the rules give."""
     rejected: list[Row] = []
     raw = {
         **raw,
@@ -251,11 +250,11 @@ def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None,
         return in_force[-1] if in_force else None
 
     def first_billing_month(org: str) -> dt.date:
-        """A2: the org's first subscribed month, or the reference data's first month where that is earlier."""
+        """Rules 1 and 3: the org's first subscribed month, or the reference data's first month if that is later."""
         return max(month_of(in_force_rows[org][0][0]), REFERENCE_START)
 
     def usage_reason(org: str, month: dt.date) -> str | None:
-        """A2, then rule 9's no_subscription, for a sound usage row of an org and month."""
+        """Rule 9's no_reference_data, then its no_subscription, for a sound usage row of an org and month."""
         if month < REFERENCE_START:
             return "no_reference_data"
         return "no_subscription" if subscription_of(org, month) is None else None
@@ -374,7 +373,7 @@ def compute(raw: dict[str, list[Row]], through_month: dt.date | None = None,
         else:
             contracts.append({**row, "org": org, "feature": feature, "currency": code})
 
-    # The horizon and the marts (section 4, A3, rules 4 to 8): instants after the as-of instant never move it.
+    # The horizon and the marts (rules 4 to 8 and 11): instants after the as-of instant never move it.
     known = [at for at in latest_instants if at <= as_of]
     if through_month is not None:
         horizon = through_month

@@ -1,12 +1,12 @@
-"""Differential test: the warehouse against a second reading of SPEC.md, on random adversarial raw data.
+"""Differential test: the warehouse against a second reading of docs/rules.md, on random adversarial raw data.
 
-spec_reference.py computes SPEC.md's rules a row at a time in Python, from SPEC.md and the seed CSVs alone;
+rules_reference.py computes the rules a row at a time in Python, from docs/rules.md and the seed CSVs alone;
 adversarial_raw.py draws small raw data sets full of the contract's faults and edges (seeded, so a failure
 repeats). Each data set is landed in a fresh warehouse and built by the real CLI; every row and column of
 marts.fct_monthly_overages and audit.rejected_rows must equal the reference's, and every invoice line must
 be its monthly row with billed_quantity > 0. One data set is built with --through-month, and one is built,
 landed again (corrections, a past month's licence change, an earlier subscription) and built incrementally.
-Every build is given the same as-of instant as the reference (SPEC A3). The edges data sets (SPEC section 6)
+Every build is given the same as-of instant as the reference (rule 11). The edges data sets (rules 9, 11, 13)
 land their quantities as DOUBLE, with NaN, infinities and 1e20 among them, and hold rows from before the
 reference data, from after the as-of instant and landed years ahead.
 """
@@ -24,7 +24,7 @@ import pytest
 from adversarial_raw import DOUBLE_COLUMNS, RawDataSet, as_tuples, second_batch
 from conftest import land_raw, query, run_cli
 from overages.raw_contract import RAW_TABLES
-from spec_reference import FOUR_PLACES, compute
+from rules_reference import FOUR_PLACES, compute
 
 MONTHLY_COLUMNS = [
     "org_id", "billing_month", "feature", "license_tier", "license_type", "billing_currency", "usage_quantity",
@@ -72,7 +72,7 @@ def _check(warehouse: Path, raw: dict[str, list[dict]], through_month: dt.date |
 
 
 def _build(warehouse: Path, tables: dict[str, list[dict]], *options: str, doubles: bool = False) -> None:
-    if doubles:  # the quantity columns as a loader that writes floats lands them (SPEC A1)
+    if doubles:  # the quantity columns as a loader that writes floats lands them (rule 9)
         land_raw(warehouse, {})
         con = duckdb.connect(str(warehouse))
         try:
@@ -102,7 +102,7 @@ def test_marts_equal_the_reference(seed: int, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("seed", EDGE_SEEDS)
 def test_edges_equal_the_reference(seed: int, tmp_path: Path) -> None:
-    """SPEC section 6: NaN, infinite and out-of-range quantities landed as DOUBLE are invalid_quantity, not a
+    """Rules 9, 11 and 13: NaN, infinite and out-of-range quantities landed as DOUBLE are invalid_quantity, not a
     failed build; rows before the reference data are no_reference_data; rows after the as-of instant never
     move the horizon (at most the as-of month) and wait; future _loaded_at only takes part in rule 2."""
     tables = RawDataSet(seed, edges=True).tables()
@@ -113,8 +113,8 @@ def test_edges_equal_the_reference(seed: int, tmp_path: Path) -> None:
     assert latest is not None and latest <= AS_OF.date().replace(day=1)
 
 
-def test_the_edge_data_sets_exercise_the_amendments() -> None:
-    """The edges comparison means something only if its data hit A1 to A4."""
+def test_the_edge_data_sets_exercise_the_edges_of_the_rules() -> None:
+    """The edges comparison means something only if its data hit the edges of rules 9, 11 and 13."""
     data = [RawDataSet(seed, edges=True).tables() for seed in EDGE_SEEDS]
     results = [compute(tables, None, AS_OF) for tables in data]
     reasons = Counter(row["reason"] for result in results for row in result.rejected_rows)
