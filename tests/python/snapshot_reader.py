@@ -46,7 +46,7 @@ def main() -> None:
         elif mode == "hold-sqlalchemy":
             import sqlalchemy
 
-            # The connection string a BI tool (Superset) is given: README "Point a BI tool at it".
+            # The connection string a BI tool (Superset) is given: README "Connecting a BI tool", docs/bi.md.
             engine = sqlalchemy.create_engine(f"duckdb:///{path}?access_mode=read_only")
             con = engine.connect()
             read = lambda: tuple(con.execute(sqlalchemy.text(READ)).fetchall()[0])  # noqa: E731

@@ -45,7 +45,7 @@ def warehouse_with_manifest(tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     path = tmp_path_factory.mktemp("metrics") / "w.duckdb"
     run_cli("demo", "--orgs", "25", "--months", "2", "--seed", "31", warehouse=path)
     run_cli("build", "--skip-validate", "--quiet", warehouse=path)
-    # As the README says: MetricFlow reads the published file, read-only (attached under its own name).
+    # As docs/bi.md says: MetricFlow reads the published file, read-only (attached under its own name).
     env = {**os.environ, "WAREHOUSE_PATH": str(path), "DBT_PROFILES_DIR": str(PROJECT_DIR), "DO_NOT_TRACK": "1",
            "DBT_TARGET": "duckdb_read_only", "WAREHOUSE_DATABASE": path.stem}  # fmt: skip
     parsed = subprocess.run([str(BIN / "dbt"), "parse", "--quiet"], cwd=PROJECT_DIR, env=env, capture_output=True,
