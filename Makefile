@@ -56,9 +56,11 @@ $(STAMP): requirements.txt pyproject.toml package.json package-lock.json
 	  echo "warning: npm ci failed: Data Docs will load Bootstrap, jQuery and fonts from their CDNs" >&2; fi
 	touch $(STAMP)
 
+# Python (ruff) and SQL (sqlfluff, .sqlfluff): CI runs this before the tests.
 lint: $(STAMP)
-	$(BIN)/ruff check src tests/python
-	$(BIN)/ruff format --check src tests/python
+	$(BIN)/ruff check src tests/python lint
+	$(BIN)/ruff format --check src tests/python lint
+	$(BIN)/sqlfluff lint models macros analyses tests/dbt benchmarks/floor.sql
 
 demo: $(STAMP)
 	$(BIN)/overages demo

@@ -61,8 +61,10 @@ select r.*,
         when org_id is not null and effective_from is not null and rn > 1 then 'duplicate'
         when org_id is null then 'missing_org'
         when effective_from is null then 'missing_timestamp'
-        when license_tier is null or license_tier not in (select license_tier from known_tiers) then 'unknown_license_tier'
-        when license_type is null or license_type not in (select license_type from known_types) then 'unknown_license_type'
+        when license_tier is null or license_tier not in (select license_tier from known_tiers)
+            then 'unknown_license_tier'
+        when license_type is null or license_type not in (select license_type from known_types)
+            then 'unknown_license_type'
         when billing_currency is null or billing_currency not in (select currency from ref_currencies)
             then 'unknown_currency'
     end as reason
@@ -221,7 +223,7 @@ create or replace temp table org_months as
 with spine as (
     select o.org_id, cast(o.first_billing_month + to_months(n.n) as date) as billing_month
     from orgs_subscribed as o, horizon as h,
-         range(0, 10000) as n(n)
+         range(0, 10000) as n (n)
     where n.n <= datediff('month', o.first_billing_month, h.horizon_month)
 )
 select spine.org_id, spine.billing_month, s.org_name, s.license_tier, s.license_type, s.billing_currency,
@@ -376,7 +378,8 @@ select
     m.billing_currency as currency, m.price_source
 from floor.fct_monthly_overages as m
 join ref_features as f
-    on m.feature = f.feature and f.valid_from <= m.billing_month and (f.valid_to is null or m.billing_month < f.valid_to)
+    on m.feature = f.feature
+    and f.valid_from <= m.billing_month and (f.valid_to is null or m.billing_month < f.valid_to)
 where m.billed_quantity > 0;
 
 -- Rule 9: every raw row that cannot be used, with the first of its faults.

@@ -38,7 +38,8 @@
     with an old _loaded_at); a row edited in place keeps the count and is not seen. billing_month_column:
     the name the table keeps the billing month under.
 #}
-{% macro incremental_candidate_rows(staging_model, id_column, timestamp_column, columns, billing_month_column='billing_month') -%}
+{% macro incremental_candidate_rows(staging_model, id_column, timestamp_column, columns,
+    billing_month_column='billing_month') -%}
 source_rows as (
     select
         *,
@@ -54,7 +55,8 @@ source_rows as (
     values are not what this engine computes (a new engine version): every row is then new, read again
     from raw and written back with its digest. #}
 {%- set watermark = none if overages.id_hash_changed(this, id_column) else overages.latest_loaded_at(this) %}
-{%- set landed_filter = ('_loaded_at > ' ~ overages.timestamp_literal(watermark) ~ ' or _loaded_at is null') if watermark is not none %}
+{%- set landed_filter = ('_loaded_at > ' ~ overages.timestamp_literal(watermark) ~ ' or _loaded_at is null')
+    if watermark is not none %}
 landed_since as (
     select
         {%- for column in columns %}
@@ -429,4 +431,3 @@ final as (
         {% do return(relation) %}
     {%- endif -%}
 {%- endmacro %}
-

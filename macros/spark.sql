@@ -16,7 +16,8 @@
             insert into {{ this.render() }} values
             {% for row in chunk -%}
                 ({%- for column_name in agate_table.column_names -%}
-                    {%- set column_type = column_override.get(column_name, adapter.convert_type(agate_table, loop.index0)) -%}
+                    {%- set column_type = column_override.get(
+                        column_name, adapter.convert_type(agate_table, loop.index0)) -%}
                     {%- set value = row[loop.index0] -%}
                     {%- if value is none -%}
                         cast(null as {{ column_type }})

@@ -20,7 +20,8 @@
     workitems can be on any day. Cases and workitems are matched by the cases' id_hash
     (macros/incremental.sql), an integer probe of the large tables, and then joined on case_id.
 #}
-{%- set incremental_state = overages.incremental_state_ready(['orgs_fingerprint', '_consumed_batch_at', '_consumed_cases_batch_at', '_consumed_cases_loaded_at']) -%}
+{%- set incremental_state = overages.incremental_state_ready(
+    ['orgs_fingerprint', '_consumed_batch_at', '_consumed_cases_batch_at', '_consumed_cases_loaded_at']) -%}
 with
 
 orgs_fingerprint as (

@@ -31,7 +31,9 @@ org_months as (
     from orgs_subscribed
     cross join horizon
     inner join month_offsets
-        on month_offsets.n <= {{ dbt.datediff('orgs_subscribed.first_billing_month', 'horizon.horizon_month', 'month') }}
+        on month_offsets.n <= {{ dbt.datediff(
+            'orgs_subscribed.first_billing_month', 'horizon.horizon_month', 'month'
+        ) }}
 ),
 
 subscriptions_in_force_ranked as (

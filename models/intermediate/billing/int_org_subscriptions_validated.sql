@@ -40,7 +40,9 @@ validated as (
         ranked_by_landing.billing_currency,
         ranked_by_landing.effective_from,
         ranked_by_landing._loaded_at,
-        {{ dbt.concat(["ranked_by_landing.org_id", "'|'", "cast(ranked_by_landing.effective_from as " ~ dbt.type_string() ~ ")"]) }}
+        {{ dbt.concat([
+            "ranked_by_landing.org_id", "'|'", "cast(ranked_by_landing.effective_from as " ~ dbt.type_string() ~ ")"
+        ]) }}
             as record_id,
         case
             when ranked_by_landing.org_id is not null

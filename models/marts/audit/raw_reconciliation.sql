@@ -66,8 +66,7 @@ final as (
         cast(coalesce(accepted_counts.rows_accepted, 0) as bigint) as rows_accepted,
         cast(coalesce(rejected_counts.rows_rejected, 0) as bigint) as rows_rejected,
         landed_counts.rows_landed
-            = coalesce(accepted_counts.rows_accepted, 0) + coalesce(rejected_counts.rows_rejected, 0)
-            as is_balanced
+        = coalesce(accepted_counts.rows_accepted, 0) + coalesce(rejected_counts.rows_rejected, 0) as is_balanced
     from landed_counts
     left join accepted_counts
         on landed_counts.source_table = accepted_counts.source_table

@@ -49,8 +49,11 @@ account_spans as (
         greatest({{ overages.month_of('accounts.created_at') }}, orgs.first_billing_month) as first_month,
         case
             when accounts.deleted_at is null then horizon.horizon_month
-            when accounts.deleted_at = cast({{ overages.month_of('accounts.deleted_at') }} as {{ dbt.type_timestamp() }})
-                then least(cast({{ dbt.dateadd('month', -1, overages.month_of('accounts.deleted_at')) }} as date), horizon.horizon_month)
+            when accounts.deleted_at
+                = cast({{ overages.month_of('accounts.deleted_at') }} as {{ dbt.type_timestamp() }})
+                then least(cast({{ dbt.dateadd(
+                    'month', -1, overages.month_of('accounts.deleted_at')
+                ) }} as date), horizon.horizon_month)
             else least({{ overages.month_of('accounts.deleted_at') }}, horizon.horizon_month)
         end as last_month
     from {{ ref('int_wallboard_accounts_validated') }} as accounts
@@ -76,7 +79,8 @@ account_months as (
 ),
 
 accepted as (
-    select 'ai_token_events' as source_table, org_id, billing_month, 'ai_tokens' as feature,
+    select
+        'ai_token_events' as source_table, org_id, billing_month, 'ai_tokens' as feature,
         cast(sum(tokens) as decimal(18, 4)) as accepted_usage
     from events
     group by org_id, billing_month
@@ -85,7 +89,9 @@ accepted as (
     from cases
     group by org_id, billing_month
     union all
-    select 'wallboard_accounts', org_id, billing_month, 'wallboard', cast(count(distinct account_id) as decimal(18, 4))
+    select
+        'wallboard_accounts', org_id, billing_month, 'wallboard',
+        cast(count(distinct account_id) as decimal(18, 4))
     from account_months
     group by org_id, billing_month
 ),

@@ -195,8 +195,11 @@ judged as (
         case
             when not is_here then 'only_in_genesys'
             when not is_charged and not is_invoiced then 'only_here'
-            when (is_charged and (genesys_actual_quantity <> usage_quantity
-                    or genesys_overage_quantity <> billed_quantity))
+            when
+                (
+                    is_charged
+                    and (genesys_actual_quantity <> usage_quantity or genesys_overage_quantity <> billed_quantity)
+                )
                 or (is_invoiced and invoiced_quantity <> billed_quantity)
                 then 'quantity_differs'
             when is_charged and genesys_overage_rate <> unit_price then 'rate_differs'

@@ -74,8 +74,11 @@ projected as (
             as decimal(18, 4)
         ) as projected_usage,
         monthly_overages.minor_units,
-        features.unit in ({% for unit in var('counted_units') %}'{{ unit }}'{% if not loop.last %}, {% endif %}{% endfor %})
-            as is_counted
+        features.unit in (
+            {%- for unit in var('counted_units') %}
+            '{{ unit }}'{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as is_counted
     from monthly_overages
     inner join elapsed_share
         on monthly_overages.billing_month = elapsed_share.billing_month
@@ -108,8 +111,9 @@ with_projected_billing as (
 with_projected_amount as (
     select
         *,
-        {{ overages.round_to_minor_units(overages.multiply_decimals('projected_billed_quantity', 'unit_price'), 'minor_units') }}
-            as projected_overage_amount
+        {{ overages.round_to_minor_units(
+            overages.multiply_decimals('projected_billed_quantity', 'unit_price'), 'minor_units'
+        ) }} as projected_overage_amount
     from with_projected_billing
 ),
 
@@ -122,8 +126,8 @@ with_alert as (
         *,
         projected_usage > free_allocation as is_over,
         projected_usage > free_allocation
-            and (projected_overage >= 1 or not coalesce(is_counted, false))
-            and projected_overage_amount <> 0 as is_worth_alerting
+        and (projected_overage >= 1 or not coalesce(is_counted, false))
+        and projected_overage_amount <> 0 as is_worth_alerting
     from with_projected_amount
 ),
 

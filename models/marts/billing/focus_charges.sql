@@ -37,7 +37,9 @@ focus as (
         amount as EffectiveCost,
         case
             when line_type = 'adjustment' then amount
-            else {{ overages.round_to_minor_units(overages.multiply_decimals('quantity', 'list_unit_price'), 'minor_units') }}
+            else {{ overages.round_to_minor_units(
+                overages.multiply_decimals('quantity', 'list_unit_price'), 'minor_units'
+            ) }}
         end as ListCost,
         amount as ContractedCost,
         list_unit_price as ListUnitPrice,
