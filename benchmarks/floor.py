@@ -52,8 +52,8 @@ def compare(path: Path) -> dict:
         result: dict = {}
         for name, marts in (("fct_monthly_overages", "marts.fct_monthly_overages"),
                             ("fct_invoice_lines", "marts.fct_invoice_lines")):  # fmt: skip
-            # The marts may carry columns the floor does not compute (fct_invoice_lines' invoice number, org name,
-            # line type and adjustment columns): compare the floor's columns, every one of them.
+            # A mart may carry columns the floor does not compute (descriptive ones, such as an invoice number):
+            # compare every column the floor has; one the mart lacks fails the comparison loudly.
             columns = ", ".join(f'"{c}"' for (c,) in con.execute(
                 "select column_name from duckdb_columns() where schema_name = 'floor' and table_name = ? "
                 "order by column_index", [name]).fetchall())  # fmt: skip
