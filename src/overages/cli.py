@@ -385,9 +385,11 @@ def build(
 
 def _horizon_warnings(path: object) -> list[str]:
     from overages.horizon import horizon_warning
+    from overages.publish import build_path
 
-    # Read-write, as the build's own connections were: DuckDB refuses a second configuration in one process.
-    con = connect(path)  # type: ignore[arg-type]
+    # The build file holds the intermediate models (the published snapshot does not). Read-write, as the build's
+    # own connections were: DuckDB refuses a second configuration of one file in one process.
+    con = connect(build_path(path))  # type: ignore[arg-type]
     try:
         warning = horizon_warning(con)
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import PROJECT_DIR, land_raw, query, run_cli
+from conftest import PROJECT_DIR, build_file, copy_warehouse, land_raw, query, run_cli
 from test_bad_input import assert_one_line_error
 
 AS_OF = "2026-11-15 12:00:00"
@@ -75,7 +75,8 @@ def test_values_no_decimal_holds_are_rejected_not_fatal(built: Path) -> None:
 
 
 def test_the_horizon_is_the_as_of_month_and_later_rows_wait(built: Path) -> None:
-    horizon = query(built, "select horizon_month, cast(as_of_at as varchar) from intermediate.int_billing_horizon")
+    horizon = query(build_file(built), "select horizon_month, cast(as_of_at as varchar) "
+                                       "from intermediate.int_billing_horizon")  # fmt: skip
     assert horizon == [(datetime(2026, 11, 1).date(), AS_OF)]
     assert query(built, "select max(billing_month) from marts.fct_monthly_overages")[0][0] == horizon[0][0]
     waiting = query(built, "select billing_month, accepted_usage from audit.usage_reconciliation "
@@ -96,7 +97,8 @@ def test_before_the_reference_data(built: Path) -> None:
 
 
 def test_future_rows_are_listed_as_warnings(built: Path) -> None:
-    done = run_cli("validate", warehouse=built)
+    # The check reads the raw tables, which only the build file holds: validate it as the build's checkpoint did.
+    done = run_cli("validate", warehouse=build_file(built))
     warnings = [line for line in done.stdout.splitlines() if "WARNING future_rows" in line]
     assert len(warnings) == 1 and "rule 11" in warnings[0] and "on 3 of 3 rows" in warnings[0], done.stdout
     assert "record_id=ev-9999" in done.stdout and "record_id=wb-future-delete" in done.stdout
@@ -125,7 +127,7 @@ def test_usage_reaching_no_mart_row_fails_the_dbt_test_and_the_suite(tmp_path: P
     land(path)
     run_cli("build", "--quiet", "--as-of", AS_OF, warehouse=path)  # both checks pass on the build itself
     assert dbt_test(path, "assert_usage_conserved").returncode == 0
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(build_file(path)))  # where dbt and the checkpoint read the marts
     try:  # one accepted event's usage no longer reaches a mart row
         con.execute("delete from marts.fct_monthly_overages where org_id = 'org-a' and feature = 'ai_tokens' "
                     "and billing_month = '2026-10-01'")  # fmt: skip
@@ -133,14 +135,14 @@ def test_usage_reaching_no_mart_row_fails_the_dbt_test_and_the_suite(tmp_path: P
         con.close()
     failed = dbt_test(path, "assert_usage_conserved")
     assert failed.returncode != 0 and "assert_usage_conserved" in failed.stdout
-    done = run_cli("validate", warehouse=path, check=False)
+    done = run_cli("validate", warehouse=build_file(path), check=False)
     assert done.returncode == 1
     assert "FAILED usage_conserved: expect_column_values_to_be_in_set(is_conserved) failed on 1 of" in done.stdout
     assert "org_id=org-a, billing_month=2026-10-01, feature=ai_tokens" in done.stdout
 
 
 def dbt_test(path: Path, select: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WAREHOUSE_PATH": str(path), "DO_NOT_TRACK": "1"}
+    env = {**os.environ, "OVERAGES_BUILD_PATH": str(build_file(path)), "DO_NOT_TRACK": "1"}
     dbt = str(Path(sys.executable).with_name("dbt"))
     return subprocess.run([dbt, "test", "--select", select, "--project-dir", str(PROJECT_DIR), "--profiles-dir",
                            str(PROJECT_DIR), "--target-path", str(path.parent / "target")],
@@ -207,8 +209,7 @@ def test_input_errors_are_one_line(options: list[str], env: dict[str, str], frag
 
 
 def test_a_horizon_before_all_data_is_a_warning(built: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "early.duckdb"
-    copy.write_bytes(built.read_bytes())
+    copy = copy_warehouse(built, tmp_path / "early.duckdb")
     done = run_cli("build", "--skip-validate", "--quiet", "--through-month", "1999-01", "--as-of", AS_OF,
                    warehouse=copy)  # fmt: skip
     assert "warning: the horizon 1999-01 precedes all accepted data (the first billing month is 2000-01)" in done.stderr
