@@ -77,10 +77,13 @@ def bar_chart(bars: list[Bar], *, width: int = 720, unit: str = "", name: str, p
         y = top + index * row
         length = max(1.0, usable * bar.value / peak) if bar.value else 0
         label, _ = shortened(bar.label, LABEL_CHARACTERS)
+        # An SVG <title> is a tooltip and shows as text where SVG is not drawn: cut like a table cell.
+        label_tip, _ = shortened(bar.label, CELL_CHARACTERS)
+        bar_tip, _ = shortened(bar.title or bar.label, CELL_CHARACTERS)
         parts.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end">{html.escape(label)}'
-                     f"<title>{esc(bar.label)}</title></text>")  # fmt: skip
+                     f"<title>{esc(label_tip)}</title></text>")  # fmt: skip
         parts.append(f'<rect x="{label_width}" y="{y + 3}" width="{length:.1f}" height="16" fill="{bar.colour}">'
-                     f"<title>{esc(bar.title or bar.label)}</title></rect>")  # fmt: skip
+                     f"<title>{esc(bar_tip)}</title></rect>")  # fmt: skip
         figure = f"{esc(money(bar.value, places))} {esc(unit)}"
         parts.append(f'<text x="{label_width + length + 6:.1f}" y="{y + 15}">{figure}</text>')
     parts.append("</svg>")

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import PROJECT_DIR, land_raw, query, run_cli
+from conftest import PROJECT_DIR, copy_warehouse, land_raw, query, run_cli
 from test_report import CHROMIUM, CHROMIUM_FLAGS
 
 PRICES = PROJECT_DIR / "seeds" / "reference" / "ref_list_prices.csv"
@@ -234,10 +234,7 @@ def test_refusals_are_one_line_errors(story: dict) -> None:
 
 
 def test_reopen_is_recorded_and_the_month_is_draft_again(story: dict, tmp_path: Path) -> None:
-    import shutil
-
-    path = tmp_path / "w.duckdb"
-    shutil.copy(story["path"], path)
+    path = copy_warehouse(story["path"], tmp_path / "w.duckdb")
     done = run_cli("reopen", "--month", OCTOBER, "--reason", "contract signed late", "--quiet", warehouse=path)
     assert "Re-opened 2026-10" in done.stdout
     statuses = query(path, "select distinct status from marts.fct_invoices where billing_month = '2026-10-01'")

@@ -38,15 +38,15 @@ def test_run_rate_projection_and_alerts(tmp_path: Path) -> None:
 
 def test_no_alert_for_a_fraction_of_a_case_or_a_zero_amount(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
-    loaded = "2026-10-17 00:00:00"
+    loaded = "2026-10-16 11:00:00"
     land_raw(path, {
         "org_subscriptions": [("org-a", "A", "CX1", "named", "USD", "2026-09-01 00:00:00", "2026-09-01 00:00:00")],
-        # 75 cases by the latest activity, 16 October 11:59 (a token event): a minute short of half the month,
-        # so the projection is 150.0067 cases against 150 free: over, but not by a whole case.
         "cases": [(f"c{i}", "org-a", "2026-10-02 08:00:00", loaded) for i in range(75)],
-        "ai_token_events": [("e1", "org-a", "2026-10-16 11:59:00", 1, "copilot", loaded)],
+        "ai_token_events": [("e1", "org-a", "2026-10-16 11:00:00", 1, "copilot", loaded)],
     })  # fmt: skip
-    run_cli("build", "--skip-validate", "--quiet", warehouse=path)
+    # 75 cases as of 16 October 11:59, a minute short of half the month: the projection is 150.0067 cases against
+    # 150 free, over, but not by a whole case.
+    run_cli("build", "--skip-validate", "--quiet", "--as-of", "2026-10-16 11:59:00", warehouse=path)
     rows = query(path, "select projected_usage, projected_overage_amount, is_projected_over_allocation, is_alert, "
                        "is_new_alert from marts.fct_month_to_date_projections "
                        "where feature = 'case_management'")  # fmt: skip
