@@ -194,9 +194,11 @@ def _land_late_events(path: Path) -> None:
     import duckdb
 
     con = duckdb.connect(str(raw_file(path)))
+    # Landed after every row already there (the demo's dates follow today's), so an incremental build follows.
     con.execute("insert into raw.ai_token_events select 'ev-late-' || i, 'org-0000' || (1 + i % 3), "
                 "timestamp '2026-08-03 10:00:00' + to_days(cast(i as integer)), 400, 'copilot', "
-                "timestamp '2026-12-01 00:00:00' from range(40) t(i)")  # fmt: skip
+                "(select max(_loaded_at) from raw.ai_token_events) + interval 1 minute "
+                "from range(40) t(i)")  # fmt: skip
     con.close()
 
 
