@@ -11,7 +11,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # pip's global configuration here may name package folders that do not exist; they only add noise.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-duckdb test-spark setup lint demo build clean browser java bench
+.PHONY: run test test-fast test-duckdb test-spark setup lint demo build clean browser java bench
 
 run: $(STAMP)
 	$(BIN)/overages demo
@@ -19,14 +19,19 @@ run: $(STAMP)
 
 # The DuckDB tests first, then the same warehouse on Spark in local mode (tests/python/test_spark.py).
 test: $(STAMP) browser java
-	$(BIN)/pytest -m "not spark"
-	$(BIN)/pytest -m spark
+	$(BIN)/pytest -m "not spark" --durations=15
+	$(BIN)/pytest -m spark --durations=5
+
+# The billing rules alone (tests marked `rules`): the hand-worked fixture, the independent reference, dbt's unit
+# tests, the rules' edges and the seeds against the published document.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "rules and not spark"
 
 test-duckdb: $(STAMP) browser
-	$(BIN)/pytest -m "not spark"
+	$(BIN)/pytest -m "not spark" --durations=15
 
 test-spark: $(STAMP) java
-	$(BIN)/pytest -m spark
+	$(BIN)/pytest -m spark --durations=5
 
 # Spark (pyspark, installed in .venv) runs on the machine's Java 17.
 java:

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import PROJECT_DIR, build_file, run_cli
+
+pytestmark = pytest.mark.rules  # make test-fast
 
 
 def test_dbt_unit_tests_pass(tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ import pytest
 from conftest import PROJECT_DIR, build_file, copy_warehouse, land_raw, query, run_cli
 from test_bad_input import assert_one_line_error
 
+pytestmark = pytest.mark.rules  # make test-fast
+
 AS_OF = "2026-11-15 12:00:00"
 LOADED = datetime(2026, 11, 2, 8)
 SUBSCRIPTIONS = [

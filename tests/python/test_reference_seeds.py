@@ -9,6 +9,8 @@ import pytest
 
 from conftest import PROJECT_DIR
 
+pytestmark = pytest.mark.rules  # make test-fast
+
 SEEDS = PROJECT_DIR / "seeds" / "reference"
 SOURCE = PROJECT_DIR / "docs" / "genesys-cloud-free-allocation.txt"
 CURRENCIES = ["USD", "CAD", "AUD", "NZD", "GBP", "EUR", "BRL", "JPY", "ZAR"]

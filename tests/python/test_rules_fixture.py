@@ -84,6 +84,8 @@ import pytest
 
 from conftest import land_raw, query, run_cli
 
+pytestmark = pytest.mark.rules  # make test-fast
+
 THROUGH_MONTH = "2026-03"
 
 

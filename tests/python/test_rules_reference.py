@@ -26,6 +26,8 @@ from conftest import land_raw, query, run_cli
 from overages.raw_contract import RAW_TABLES
 from rules_reference import FOUR_PLACES, compute
 
+pytestmark = pytest.mark.rules  # make test-fast
+
 MONTHLY_COLUMNS = [
     "org_id", "billing_month", "feature", "license_tier", "license_type", "billing_currency", "usage_quantity",
     "free_allocation", "overage_quantity", "committed_quantity", "billed_quantity", "unit_price", "price_source",
