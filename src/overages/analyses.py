@@ -48,13 +48,17 @@ def compile_sql(warehouse: Path, name: str) -> str:
     return compiled[0].read_text(encoding="utf-8")
 
 
-def run(warehouse: Path, name: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Compile the analysis and run it on a read-only connection; returns its columns and rows."""
+def run(warehouse: Path, name: str) -> tuple[list[str], list[tuple[Any, ...]], dict[str, int]]:
+    """Compile the analysis and run it on a read-only connection; returns its columns, its rows and each
+    currency's minor units (to print its amounts)."""
+    from overages.money import minor_units
+
     sql = compile_sql(warehouse, name)
     con = connect(warehouse, read_only=True)
     try:
         result = con.execute(sql)
-        return [d[0] for d in result.description], result.fetchall()
+        columns, rows = [d[0] for d in result.description], result.fetchall()
+        return columns, rows, minor_units(con)
     finally:
         con.close()
 
@@ -67,9 +71,31 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def render(columns: list[str], rows: list[tuple[Any, ...]], limit: int) -> str:
-    """The result as an aligned text table (numbers to the right), at most `limit` rows."""
-    shown = [[_text(v) for v in row] for row in rows[:limit]]
+# A column of money: its name says so. Its currency is the row's currency column, or USD for a *_usd column.
+_MONEY = re.compile(r"(amount|charge|difference|_minus_)")
+_CURRENCY_COLUMNS = ("currency", "billing_currency")
+
+
+def _cells(columns: list[str], row: tuple[Any, ...], units: dict[str, int]) -> list[str]:
+    """One row's cells: amounts in their currency's minor units (3.20 EUR, 18000 JPY), other values as they are."""
+    from overages.money import in_currency
+
+    currency = next((row[columns.index(c)] for c in _CURRENCY_COLUMNS if c in columns), None)
+    cells = []
+    for column, value in zip(columns, row, strict=True):
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and _MONEY.search(column):
+            of = "USD" if column.endswith("_usd") else currency
+            if of is not None:
+                cells.append(in_currency(value, of, units, grouping=False))
+                continue
+        cells.append(_text(value))
+    return cells
+
+
+def render(columns: list[str], rows: list[tuple[Any, ...]], limit: int, units: dict[str, int] | None = None) -> str:
+    """The result as an aligned text table (numbers to the right), at most `limit` rows; amounts in their
+    currency's minor units when `units` (currency -> minor units) is given."""
+    shown = [_cells(columns, row, units) if units is not None else [_text(v) for v in row] for row in rows[:limit]]
     numeric = [all(isinstance(r[i], int | float | Decimal) or r[i] is None for r in rows) for i in range(len(columns))]
     widths = [max([len(c), *(len(r[i]) for r in shown)]) for i, c in enumerate(columns)]
 

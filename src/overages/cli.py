@@ -734,8 +734,8 @@ def analyses(warehouse: str | None, name: str | None, limit: int) -> None:
         _require_marts(con, path)
     finally:
         con.close()
-    columns, rows = questions.run(path, name)
-    click.echo(questions.render(columns, rows, limit))
+    columns, rows, units = questions.run(path, name)
+    click.echo(questions.render(columns, rows, limit, units))
 
 
 @main.command("gx-config")

@@ -291,7 +291,17 @@ def _reconciliation(con: duckdb.DuckDBPyConnection) -> str:
         "order by abs(coalesce(charge_difference, invoiced_difference, genesys_overage_charge, amount, 0)) desc, "
         "org_id, billing_month, feature limit 50").fetchall()  # fmt: skip
     summary = ", ".join(f"{status}: {count:,}" for status, count in counts)
-    rows = [[o, m, f, st, money(b, 4), money(gb, 4), money(p, 4), money(r, 4), money(a), money(gc), money(i), c]
+    units, counted = amounts.minor_units(con), amounts.counted_features(con)
+
+    def quantity(value: Decimal | None, feature: str) -> str:
+        return amounts.quantity(value, counted=feature in counted)
+
+    def in_currency(value: Decimal | None, currency: str) -> str:
+        return amounts.in_currency(value, currency, units)
+
+    # Quantities as counted (a whole case), prices to four places as published, amounts in their minor unit.
+    rows = [[o, m, f, st, quantity(b, f), quantity(gb, f), money(p, 4), money(r, 4), in_currency(a, c),
+             in_currency(gc, c), in_currency(i, c), c]
             for o, m, f, st, b, gb, p, r, a, gc, i, c in differing]  # fmt: skip
     return (f"<p>Our figures beside Genesys's billing-period charges and invoice lines, compared to the "
             f"currency's minor unit ({esc(summary)}).</p>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -94,3 +95,18 @@ def test_report_renders_in_a_headless_browser(report: Path, tmp_path: Path) -> N
                            "--window-size=1100,1600", f"--screenshot={shot}", report.as_uri()],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0 and shot.exists() and shot.stat().st_size > 20_000, done.stderr[-2000:]
+
+
+def test_reconciliation_amounts_are_in_their_currency_minor_unit(report: Path) -> None:
+    page = report.read_text()
+    section = page.split("Reconciliation with Genesys&#x27;s billing")[-1].split("<h2")[0]
+    rows = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", section)]  # fmt: skip
+    rows = [r for r in rows if len(r) == 12]
+    assert rows, section[:500]
+    for org, _, feature, _, billed, genesys_billed, _, _, amount, charge, invoiced, currency in rows:
+        places = 0 if currency == "JPY" else 2
+        for value in (amount, charge, invoiced):
+            assert not value or len(value.rpartition(".")[2] if "." in value else "") == places, (org, value)
+        if feature in ("case_management", "wallboard"):  # counted in whole items
+            assert "." not in billed and "." not in genesys_billed, (org, billed, genesys_billed)
