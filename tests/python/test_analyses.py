@@ -123,6 +123,6 @@ def test_amounts_print_in_their_currency_minor_units() -> None:
     rows = [("a", "EUR", Decimal("3.2000"), Decimal("3.5000"), Decimal("0.3200"), Decimal("160.0000")),
             ("b", "JPY", Decimal("18000.0000"), Decimal("120.0000"), Decimal("48.0000"), Decimal("2.5000"))]  # fmt: skip
     lines = render(columns, rows, 10, {"EUR": 2, "JPY": 0, "USD": 2}).splitlines()
-    # Amounts in the row's currency (EUR cents, whole yen), a *_usd amount in USD; prices and quantities as they are.
+    # Amounts in the row's currency (EUR cents, whole yen), a *_usd one in USD; prices and quantities as they are.
     assert lines[2].split() == ["a", "EUR", "3.20", "3.50", "0.32", "160"]
     assert lines[3].split() == ["b", "JPY", "18000", "120.00", "48", "2.5"]
