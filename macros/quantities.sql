@@ -19,6 +19,18 @@
 
 
 {#
+    A raw value that is there but can never be billed (NaN, an infinity, beyond max_billable_quantity either way):
+    billable_decimal makes it null, and this says it was not null to begin with.
+#}
+{% macro is_unbillable(column) -%}
+    ({{ column }} is not null and not (
+        cast({{ column }} as double) >= -{{ overages.max_billable_quantity() }}
+        and cast({{ column }} as double) <= {{ overages.max_billable_quantity() }}
+    ))
+{%- endmacro %}
+
+
+{#
     A quantity's fault (rule 9): null (staging's null included), negative, or above the limit.
 #}
 {% macro is_invalid_quantity(column) -%}

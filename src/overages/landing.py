@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 
 from overages.errors import OveragesError
-from overages.raw_contract import RAW_SCHEMA, RAW_TABLES, create_raw_schema_sql
+from overages.raw_contract import NUMBER, RAW_SCHEMA, RAW_TABLES, create_raw_schema_sql
 
 
 def parquet_glob(folder: Path, table: str) -> str:
@@ -51,10 +51,22 @@ def land_parquet(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]
         counts = {}
         for table, columns in RAW_TABLES.items():
             names = ", ".join(c.name for c in columns)
-            casts = ", ".join(f"cast({c.name} as {c.sql_type})" for c in columns)
+            source = f"read_parquet('{parquet_glob(folder, table)}')"
+            try:
+                # A number landed as a float stays one (rule 9): a NaN or 1e20 is its row's fault, rejected by the
+                # build as invalid_quantity, not a cast error that refuses the whole landing.
+                floats = {name for name, kind, *_ in con.execute(f"describe select * from {source}").fetchall()
+                          if kind in ("DOUBLE", "FLOAT", "REAL")}  # fmt: skip
+            except duckdb.Error:
+                floats = set()
+            for column in columns:
+                if column.name in floats and column.family == NUMBER:
+                    con.execute(f"alter table {RAW_SCHEMA}.{table} alter {column.name} type double")
+            casts = ", ".join(c.name if c.name in floats and c.family == NUMBER else f"cast({c.name} as {c.sql_type})"
+                              for c in columns)  # fmt: skip
             try:
                 con.execute(f"insert into {RAW_SCHEMA}.{table} ({names}) "
-                            f"select {casts} from read_parquet('{parquet_glob(folder, table)}')")  # fmt: skip
+                            f"select {casts} from {source}")  # fmt: skip
             except duckdb.Error as error:
                 first = str(error).strip().splitlines()[0]
                 raise OveragesError(f"cannot land {folder / f'{table}.parquet'}: {first}") from None

@@ -106,6 +106,49 @@ def test_future_rows_are_listed_as_warnings(built: Path) -> None:
     assert "record_id=ev-9999" in done.stdout and "record_id=wb-future-delete" in done.stdout
 
 
+def test_genesys_figures_no_decimal_holds_are_rejected_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "genesys.duckdb"
+    land(path)
+    con = duckdb.connect(str(path))
+    try:  # the optional Genesys tables, landed with DOUBLE figures (rule 9: each row's fault is its own)
+        con.execute("create table raw.genesys_billing_charges (contract_id varchar, billing_period_id varchar, "
+                    "period_status varchar, period_start timestamp, period_end timestamp, charge_id varchar, "
+                    "product_sku varchar, product_name varchar, unit_of_measure varchar, org_id varchar, "
+                    "org_name varchar, prepaid_quantity double, fairuse_quantity double, actual_quantity double, "
+                    "overage_quantity double, overage_rate double, overage_charge double, overage_currency varchar, "
+                    "_loaded_at timestamp)")  # fmt: skip
+        charge = [
+            "k1", "p1", "open", datetime(2026, 10, 1), datetime(2026, 11, 1), None, "GC-170-NV-CASEMGMT",
+            "Case Management", "case", "org-a", "Org A", 0.0, 150.0, 160.0, 10.0, 0.4, 4.0, "USD", LOADED,
+        ]  # fmt: skip
+        # 13: actual_quantity, 15: overage_rate, 16: overage_charge
+        for charge_id, column, value in (("ch-ok", 13, 160.0), ("ch-nan", 13, float("nan")), ("ch-big", 16, 1e20),
+                                         ("ch-minf", 15, float("-inf"))):  # fmt: skip
+            row = list(charge)
+            row[5], row[column] = charge_id, value
+            con.execute(f"insert into raw.genesys_billing_charges values ({', '.join('?' * len(row))})", row)
+        con.execute("create table raw.genesys_invoice_lines (invoice_id varchar, line_id varchar, invoice_date "
+                    "timestamp, currency varchar, product_sku varchar, product_name varchar, description varchar, "
+                    "org_id varchar, quantity double, unit_of_measure varchar, amount double, date_start timestamp, "
+                    "date_end timestamp, _loaded_at timestamp)")  # fmt: skip
+        lines = (("l-ok", 10.0, 4.0), ("l-inf", 10.0, float("inf")), ("l-nan", float("nan"), 4.0))
+        for line_id, quantity, amount in lines:
+            con.execute("insert into raw.genesys_invoice_lines values (?, ?, ?, 'USD', 'GC-170-NV-CASEMGMT', "
+                        "'Case Management', 'overage', 'org-a', ?, 'case', ?, ?, ?, ?)",
+                        ["inv1", line_id, datetime(2026, 11, 1), quantity, amount, datetime(2026, 10, 1),
+                         datetime(2026, 11, 1), LOADED])  # fmt: skip
+    finally:
+        con.close()
+    run_cli("build", "--skip-validate", "--quiet", "--as-of", AS_OF, warehouse=path)
+    rejected = dict(query(path, "select record_id, reason from audit.rejected_rows where source_table like 'genesys%'"))
+    assert rejected == {"p1|ch-nan|org-a": "invalid_quantity", "p1|ch-big|org-a": "invalid_quantity",
+                        "p1|ch-minf|org-a": "invalid_quantity", "inv1|l-inf": "invalid_quantity",
+                        "inv1|l-nan": "invalid_quantity"}  # fmt: skip
+    compared = query(path, "select genesys_actual_quantity, invoiced_amount from marts.fct_billing_reconciliation "
+                           "where org_id = 'org-a' and feature = 'case_management'")  # fmt: skip
+    assert compared == [(Decimal("160.0000"), Decimal("4.0000"))]
+
+
 def test_a_month_total_beyond_decimal_18_4_stops_the_build_before_readers(tmp_path: Path) -> None:
     path = tmp_path / "overflow.duckdb"
     land(path)

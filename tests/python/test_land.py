@@ -50,6 +50,32 @@ def test_land_takes_a_folder_of_files_and_casts_to_the_contract(tmp_path: Path) 
     assert _raw_rows(target) == _raw_rows(source)
 
 
+def test_a_float_no_decimal_holds_lands_and_is_rejected_alone(tmp_path: Path) -> None:
+    source, target = tmp_path / "source.duckdb", tmp_path / "target.duckdb"
+    run_cli("demo", "--orgs", "3", "--months", "1", warehouse=source)
+    export_raw(source, tmp_path / "files")
+    events = tmp_path / "files" / "ai_token_events.parquet"
+    con = duckdb.connect()  # tokens as DOUBLE, two of them a NaN and 1e20 (rule 9: each its own row's fault)
+    ids = f"(select event_id from read_parquet('{events}') where event_id like 'ev-%' order by event_id limit 2)"
+    con.execute(f"copy (select * replace (case when event_id = (select min(event_id) from {ids}) then 'nan'::double "
+                f"when event_id in {ids} then 1e20 else cast(tokens as double) end as tokens) "
+                f"from read_parquet('{events}')) to '{tmp_path / 'events.parquet'}' (format parquet)")  # fmt: skip
+    con.close()
+    (tmp_path / "events.parquet").replace(events)
+    run_cli("land", str(tmp_path / "files"), warehouse=target)
+    (nans, huge), *_ = query(
+        raw_file(target),
+        "select count(*) filter (where isnan(tokens)), count(*) filter (where tokens = 1e20) from raw.ai_token_events",
+    )
+    assert nans >= 1 and huge >= 1  # landed as they were
+    run_cli("build", "--skip-validate", "--quiet", warehouse=target)
+    bad = query(raw_file(target), "select event_id from raw.ai_token_events where isnan(tokens) or tokens = 1e20")
+    reasons = {query(target, f"select reason from audit.rejected_rows where source_table = 'ai_token_events' and "
+                             f"record_id = '{event_id}'")[0][0] for (event_id,) in bad}  # fmt: skip
+    assert len(bad) >= 2 and reasons == {"invalid_quantity"}
+    assert query(target, "select count(*) from marts.fct_monthly_overages")[0][0] > 0
+
+
 def test_a_missing_file_or_column_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
     source = tmp_path / "source.duckdb"
     run_cli("demo", "--orgs", "3", "--months", "1", warehouse=source)

@@ -51,7 +51,8 @@ validated as (
             when ranked_by_landing.landing_rank > 1 then 'duplicate'
             when ranked_by_landing.org_id is null then 'missing_org'
             when ranked_by_landing.period_start is null then 'missing_timestamp'
-            when ranked_by_landing.overage_quantity is null or ranked_by_landing.overage_quantity < 0
+            when ranked_by_landing.has_unbillable_quantity
+                or ranked_by_landing.overage_quantity is null or ranked_by_landing.overage_quantity < 0
                 or ranked_by_landing.actual_quantity < 0 or ranked_by_landing.overage_rate < 0
                 or ranked_by_landing.overage_charge < 0
                 then 'invalid_quantity'

@@ -1,3 +1,7 @@
+{#
+    The billing periods' charges as landed; a figure no decimal holds (NaN, 1e20) is null here and flagged in
+    has_unbillable_quantity, so rule 9 rejects its row as invalid_quantity and the build goes on.
+#}
 with
 
 source as (
@@ -17,13 +21,21 @@ renamed as (
         {{ overages.clean_id('unit_of_measure') }} as unit_of_measure,
         {{ overages.clean_id('org_id') }} as org_id,
         {{ overages.clean_id('org_name') }} as org_name,
-        cast(prepaid_quantity as decimal(18, 4)) as prepaid_quantity,
-        cast(fairuse_quantity as decimal(18, 4)) as fairuse_quantity,
-        cast(actual_quantity as decimal(18, 4)) as actual_quantity,
-        cast(overage_quantity as decimal(18, 4)) as overage_quantity,
-        cast(overage_rate as decimal(18, 6)) as overage_rate,
-        cast(overage_charge as decimal(18, 4)) as overage_charge,
+        {{ overages.billable_decimal('prepaid_quantity', 'decimal(18, 4)') }} as prepaid_quantity,
+        {{ overages.billable_decimal('fairuse_quantity', 'decimal(18, 4)') }} as fairuse_quantity,
+        {{ overages.billable_decimal('actual_quantity', 'decimal(18, 4)') }} as actual_quantity,
+        {{ overages.billable_decimal('overage_quantity', 'decimal(18, 4)') }} as overage_quantity,
+        {{ overages.billable_decimal('overage_rate', 'decimal(18, 6)') }} as overage_rate,
+        {{ overages.billable_decimal('overage_charge', 'decimal(18, 4)') }} as overage_charge,
         {{ overages.clean_upper_code('overage_currency') }} as overage_currency,
+        (
+            {{ overages.is_unbillable('prepaid_quantity') }}
+            or {{ overages.is_unbillable('fairuse_quantity') }}
+            or {{ overages.is_unbillable('actual_quantity') }}
+            or {{ overages.is_unbillable('overage_quantity') }}
+            or {{ overages.is_unbillable('overage_rate') }}
+            or {{ overages.is_unbillable('overage_charge') }}
+        ) as has_unbillable_quantity,
         cast(_loaded_at as {{ dbt.type_timestamp() }}) as _loaded_at
     from source
 )

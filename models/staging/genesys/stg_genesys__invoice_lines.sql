@@ -1,3 +1,7 @@
+{#
+    Genesys's invoice lines as landed; a quantity or amount no decimal holds (NaN, 1e20) is null here, so rule 9
+    rejects its line as invalid_quantity and the build goes on.
+#}
 with
 
 source as (
@@ -14,9 +18,9 @@ renamed as (
         {{ overages.clean_id('product_name') }} as product_name,
         {{ overages.clean_id('description') }} as description,
         {{ overages.clean_id('org_id') }} as org_id,
-        cast(quantity as decimal(18, 4)) as quantity,
+        {{ overages.billable_decimal('quantity', 'decimal(18, 4)') }} as quantity,
         {{ overages.clean_id('unit_of_measure') }} as unit_of_measure,
-        cast(amount as decimal(18, 4)) as amount,
+        {{ overages.billable_decimal('amount', 'decimal(18, 4)') }} as amount,
         cast(date_start as {{ dbt.type_timestamp() }}) as date_start,
         cast(date_end as {{ dbt.type_timestamp() }}) as date_end,
         cast(_loaded_at as {{ dbt.type_timestamp() }}) as _loaded_at
