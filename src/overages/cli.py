@@ -769,8 +769,13 @@ def run() -> None:
     except click.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as error:  # one line too: the command, what is wrong, where help is
+        command = error.ctx.command_path if error.ctx is not None else "overages"
+        message = " ".join(error.format_message().split())
+        click.echo(f"error: {message} (see {command} --help)", err=True)
+        sys.exit(error.exit_code)
     except click.ClickException as error:
-        error.show()
+        click.echo(f"error: {' '.join(error.format_message().split())}", err=True)
         sys.exit(error.exit_code)
     except OveragesError as error:
         click.echo(f"error: {error}", err=True)

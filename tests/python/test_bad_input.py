@@ -63,8 +63,22 @@ def test_broken_raw_contract_leaves_marts_untouched(built: Path, statement: str,
 
 def test_bad_month_argument(built: Path) -> None:
     done = run_cli("build", "--through-month", "2026-13", warehouse=built, check=False)
-    assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "is not a month: write it as YYYY-MM" in done.stderr
+    assert_one_line_error(done, "is not a month: write it as YYYY-MM", "overages build --help")
+
+
+@pytest.mark.parametrize(("args", "env", "fragment"), [
+    (["build", "--threads", "0"], {}, "'--threads': 0 is not in the range"),
+    (["build"], {"OVERAGES_KEEP_SNAPSHOTS": "abc"}, "'abc' is not a valid integer"),
+    (["no-such-command"], {}, "No such command 'no-such-command'"),
+    (["report", "--no-such-option"], {}, "No such option '--no-such-option'"),
+])  # fmt: skip
+def test_usage_errors_are_one_line(args: list[str], env: dict[str, str], fragment: str, built: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    done = run_cli(*args, warehouse=built, check=False)
+    assert_one_line_error(done, fragment, "--help)")
+    assert done.returncode == 2
 
 
 def test_empty_raw_tables_build_empty_marts(warehouse: Path) -> None:
