@@ -205,6 +205,8 @@ def test_a_future_loaded_at_neither_hides_later_rows_nor_forces_full_refreshes(t
     status = json.loads(run_cli("status", "--json", warehouse=path).stdout)
     freshness = {table["table"]: table["freshness"] for table in status["raw_tables"]}
     assert freshness["raw.ai_token_events"] == "future" and freshness["raw.org_subscriptions"] != "future"
+    checked = run_cli("validate", warehouse=build_file(path))  # rule 13: a warning that lists the row, no failure
+    assert "WARNING future_rows" in checked.stdout and "record_id=ev-2030" in checked.stdout, checked.stdout
     for hours in (2, 1):  # rows landed after it, with honest _loaded_at values earlier than 2030
         con = duckdb.connect(str(path))
         try:

@@ -63,10 +63,15 @@ def test_a_second_build_at_once_is_refused_and_nothing_is_corrupted(built: Path,
         assert second.stderr.strip().count("\n") == 0, second.stderr
         assert "is being built" in second.stderr and "try again when it finishes" in second.stderr
         assert "Traceback" not in second.stderr
+        # A landing would replace raw tables the build is reading: refused the same way, nothing landed.
+        landing = run_cli("demo", "--orgs", "3", "--months", "1", warehouse=path, check=False)
+        assert landing.returncode == 75 and landing.stderr.strip().count("\n") == 0, landing.stderr
+        assert "is being built" in landing.stderr and "Traceback" not in landing.stderr
     finally:
         out, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
     assert snapshot(path) == before
+    assert query(raw_file(path), "select count(distinct org_id) from raw.org_subscriptions")[0][0] > 3
     outcomes = query(path, "select outcome from audit.build_runs order by started_at")
     assert outcomes[-1] == ("success",)
 
