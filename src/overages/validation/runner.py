@@ -140,6 +140,12 @@ def validate(con: duckdb.DuckDBPyConnection, root: Path) -> ValidationReport:
     with contextlib.chdir(root):
         context = gx.get_context(mode="file", project_root_dir=str(root))
         result = context.checkpoints.get(CHECKPOINT).run()
+        # The Data Docs of this run, built once: each result's page, its suite's page, and the index.
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+        pages = [page for identifier, run in result.run_results.items()
+                 for page in (identifier, ExpectationSuiteIdentifier(name=run.suite_name))]  # fmt: skip
+        context.build_data_docs(resource_identifiers=pages, build_index=True)
     make_offline(root / DATA_DOCS_INDEX.parent)
     frame_of_suite = {name: frame for name, (frame, _, _) in SUITES.items()}
     findings = []
