@@ -25,6 +25,7 @@ import pytest
 from conftest import PROJECT_DIR, export_raw, land_raw, query, raw_file, run_cli
 from overages import demo
 from overages.raw_contract import ALL_RAW_TABLES as RAW_TABLES
+from overages.raw_contract import create_table_sql
 from test_rules_fixture import RAW as RULES_RAW
 
 pytestmark = pytest.mark.spark
@@ -47,6 +48,7 @@ def _append(path: Path, tables: dict[str, pd.DataFrame]) -> None:
     try:
         for name, frame in tables.items():
             columns = ", ".join(c.name for c in RAW_TABLES[name])
+            con.execute(create_table_sql(name, replace=False))  # the demo's Genesys bills are optional tables
             con.register("batch", frame)
             con.execute(f"insert into raw.{name} ({columns}) select {columns} from batch")
             con.unregister("batch")
