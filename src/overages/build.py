@@ -51,7 +51,12 @@ def run_build(
             taken = publish.take_over_published_raw(con, path, runs.utc_now())
             if taken:
                 warnings.append(f"took over raw tables written into {path.name} directly: {', '.join(taken)}")
-            landed = check_raw_contract(con)
+            try:
+                landed = check_raw_contract(con)
+            except OveragesError as error:
+                runs.record_refused(con, through_month, full_refresh, str(error))
+                publish.write_journal(path, runs.recent(con))
+                raise
             created = create_missing_optional_tables(con)
             if created:
                 progress.step(f"note: no {', '.join(f'raw.{t}' for t in created)} landed (overages extract genesys "

@@ -269,6 +269,19 @@ def start(
     return record
 
 
+def record_refused(con: duckdb.DuckDBPyConnection, through_month: str | None, full_refresh: bool,
+                   message: str) -> None:  # fmt: skip
+    """Record a build refused before it ran anything (its raw tables break the landing contract): a failed build
+    like any other, so that the record of builds, `overages status` and `overages close` see it."""
+    ensure_build_runs(con)
+    now = utc_now()
+    con.execute(
+        "insert into audit.build_runs (build_id, started_at, ended_at, outcome, through_month, full_refresh, "
+        "message) values (?, ?, ?, 'failed', ?, ?, ?)",
+        [now.strftime("%Y%m%dT%H%M%S%f"), now, now, through_month, full_refresh, message],
+    )
+
+
 def landed_since(con: duckdb.DuckDBPyConnection, since: datetime | None) -> set[str]:
     """The raw tables that the project's own landings replaced after `since` (None: ever)."""
     found = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "

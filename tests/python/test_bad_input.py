@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -59,6 +60,12 @@ def test_broken_raw_contract_leaves_marts_untouched(built: Path, statement: str,
     done = run_cli("build", "--quiet", warehouse=built, check=False)
     assert_one_line_error(done, "landing contract", fragment)
     assert mart_rows(built) == before
+    # The refused build is on the record, as failed with its message (the build file's copy, and status).
+    (outcome, message), *_ = query(raw_file(built), "select outcome, message from audit.build_runs "
+                                                    "order by started_at desc limit 1")  # fmt: skip
+    assert outcome == "failed" and fragment in message
+    status = json.loads(run_cli("status", "--json", warehouse=built).stdout)
+    assert any(fragment in (b.get("message") or "") for b in status["builds"]), status["builds"]
 
 
 def test_bad_month_argument(built: Path) -> None:
