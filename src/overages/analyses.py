@@ -71,9 +71,17 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-# A column of money: its name says so. Its currency is the row's currency column, or USD for a *_usd column.
-_MONEY = re.compile(r"(amount|charge|difference|_minus_)")
+# A column of money: its name says so (an amount, a charge, a difference of them, a change); quantities, rates,
+# prices, ratios and ranks are not. Its currency is the row's currency column, or USD for a *_usd column.
+_NOT_MONEY = ("quantity", "rate", "price", "ratio", "rank")
 _CURRENCY_COLUMNS = ("currency", "billing_currency")
+
+
+def _is_money(column: str) -> bool:
+    name = column.lower()
+    if any(word in name for word in _NOT_MONEY):
+        return False
+    return "amount" in name or name in ("change", "charge") or name.endswith(("_charge", "_difference", "_minus_list"))
 
 
 def _cells(columns: list[str], row: tuple[Any, ...], units: dict[str, int]) -> list[str]:
@@ -83,7 +91,7 @@ def _cells(columns: list[str], row: tuple[Any, ...], units: dict[str, int]) -> l
     currency = next((row[columns.index(c)] for c in _CURRENCY_COLUMNS if c in columns), None)
     cells = []
     for column, value in zip(columns, row, strict=True):
-        if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and _MONEY.search(column):
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool) and _is_money(column):
             of = "USD" if column.endswith("_usd") else currency
             if of is not None:
                 cells.append(in_currency(value, of, units, grouping=False))

@@ -119,12 +119,16 @@ def test_amounts_print_in_their_currency_minor_units() -> None:
 
     from overages.analyses import render
 
-    columns = ["org_id", "billing_currency", "overage_amount", "list_amount_usd", "unit_price", "usage_quantity"]
+    columns = ["org_id", "billing_currency", "overage_amount", "list_amount_usd", "unit_price", "usage_quantity",
+               "change", "quantity_difference", "difference_rank"]  # fmt: skip
     rows = [
-        ("a", "EUR", Decimal("3.2000"), Decimal("3.5000"), Decimal("0.3200"), Decimal("160.0000")),
-        ("b", "JPY", Decimal("18000.0000"), Decimal("120.0000"), Decimal("48.0000"), Decimal("2.5000")),
-    ]
+        ("a", "EUR", Decimal("3.2000"), Decimal("3.5000"), Decimal("0.3200"), Decimal("160.0000"), Decimal("-1.5"),
+         Decimal("3.0000"), 1),
+        ("b", "JPY", Decimal("18000.0000"), Decimal("120.0000"), Decimal("48.0000"), Decimal("2.5000"), Decimal(0),
+         Decimal("0.5000"), 2),
+    ]  # fmt: skip
     lines = render(columns, rows, 10, {"EUR": 2, "JPY": 0, "USD": 2}).splitlines()
-    # Amounts in the row's currency (EUR cents, whole yen), a *_usd one in USD; prices and quantities as they are.
-    assert lines[2].split() == ["a", "EUR", "3.20", "3.50", "0.32", "160"]
-    assert lines[3].split() == ["b", "JPY", "18000", "120.00", "48", "2.5"]
+    # Amounts in the row's currency (EUR cents, whole yen), a *_usd one in USD; prices, quantities and ranks as
+    # they are.
+    assert lines[2].split() == ["a", "EUR", "3.20", "3.50", "0.32", "160", "-1.50", "3", "1"]
+    assert lines[3].split() == ["b", "JPY", "18000", "120.00", "48", "2.5", "0", "0.5", "2"]
