@@ -25,7 +25,7 @@ import pytest
 from conftest import PROJECT_DIR, export_raw, land_raw, query, raw_file, run_cli
 from overages import demo
 from overages.raw_contract import ALL_RAW_TABLES as RAW_TABLES
-from overages.raw_contract import create_table_sql
+from overages.raw_contract import RAW_TABLES as REQUIRED_RAW_TABLES
 from test_rules_fixture import RAW as RULES_RAW
 
 pytestmark = pytest.mark.spark
@@ -47,8 +47,11 @@ def _append(path: Path, tables: dict[str, pd.DataFrame]) -> None:
     con = duckdb.connect(str(raw_file(path)))
     try:
         for name, frame in tables.items():
+            if name not in REQUIRED_RAW_TABLES:
+                # The demo's Genesys bills (optional tables) are left out: this comparison covers the six
+                # contract tables, as it did before the demo landed bills.
+                continue
             columns = ", ".join(c.name for c in RAW_TABLES[name])
-            con.execute(create_table_sql(name, replace=False))  # the demo's Genesys bills are optional tables
             con.register("batch", frame)
             con.execute(f"insert into raw.{name} ({columns}) select {columns} from batch")
             con.unregister("batch")
@@ -153,7 +156,8 @@ def test_first_spark_build_is_validated_and_balanced(first_batch: dict[str, obje
 def test_every_rejection_reason_reaches_spark(spark_env: dict[str, Path], first_batch: dict[str, object]) -> None:
     _, rows = _read(spark_env["base"] / "spark-first", "rejected_rows")
     reasons = {row[3] for row in rows}
-    assert len(reasons) == 13, sorted(reasons)
+    # Every reason the landed data holds (the rules fixture's and the demo's, no_reference_data included).
+    assert len(reasons) == 14, sorted(reasons)
 
 
 @pytest.mark.parametrize("name", list(COMPARED))
@@ -205,7 +209,7 @@ def test_dbt_unit_tests_pass_on_spark(spark_env: dict[str, Path], first_batch: d
     assert done.returncode == 0, done.stdout[-4000:]
     summary = [line for line in done.stdout.splitlines() if "Done. PASS=" in line]
     counts = dict(item.split("=") for item in summary[-1].split("Done. ")[1].split())
-    assert int(counts["PASS"]) == 11, summary[-1]
+    assert int(counts["PASS"]) == int(counts["TOTAL"]) >= 18, summary[-1]  # every unit test of the project
     assert int(counts.get("ERROR", 0)) == 0 and int(counts.get("FAIL", 0)) == 0, summary[-1]
 
 
