@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from overages import dbt_invoke, publish, runs, summary
 from overages.errors import OveragesError
 from overages.progress import Progress
@@ -54,8 +56,11 @@ def run_build(
             try:
                 landed = check_raw_contract(con)
             except OveragesError as error:
-                runs.record_refused(con, through_month, full_refresh, str(error))
-                publish.write_journal(path, runs.recent(con))
+                try:  # on the record when it can be (a full disk must not hide the contract's one-line error)
+                    runs.record_refused(con, through_month, full_refresh, str(error))
+                    publish.write_journal(path, runs.recent(con))
+                except (duckdb.Error, OSError):
+                    pass
                 raise
             created = create_missing_optional_tables(con)
             if created:
