@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from overages.validation.frames import export
 from overages.validation.offline_docs import make_offline
@@ -106,14 +108,20 @@ def _columns(kwargs: dict[str, Any]) -> list[str]:
     return found + list(kwargs.get("column_list") or [])
 
 
-def _examples(frame: pd.DataFrame, indices: list[Any], columns: list[str]) -> list[dict[str, Any]]:
-    shown = [c for c in _IDENTIFYING if c in frame.columns and c not in columns] + columns
-    rows = []
-    for index in indices:
-        if index in frame.index:
-            row = frame.loc[index]
-            rows.append({c: row[c] for c in shown if not (isinstance(row[c], float) and pd.isna(row[c]))})
-    return rows
+def _examples(table: pa.Table | pd.DataFrame, indices: list[Any], columns: list[str]) -> list[dict[str, Any]]:
+    """The failing rows (GX's row numbers in the parquet it read, which are the frame's) as queried: decimals."""
+    names = list(table.columns) if isinstance(table, pd.DataFrame) else table.column_names
+    shown = [c for c in _IDENTIFYING if c in names and c not in columns] + columns
+    rows = [int(index) for index in indices if isinstance(index, Integral) and 0 <= index < len(table)]
+    if not rows:
+        return []
+    picked = (table.iloc[rows][[c for c in shown if c in names]].to_dict("records") if isinstance(table, pd.DataFrame)
+              else table.select([c for c in shown if c in names]).take(rows).to_pylist())  # fmt: skip
+    return [{c: row[c] for c in shown if c in row and not _missing(row[c])} for row in picked]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value))
 
 
 # Validation results kept per suite (the Data Docs site lists them all and is rebuilt on every run).

@@ -246,13 +246,15 @@ SUITES = {
     "price_consistency": ("price_consistency", price_consistency,
                           "Price-list consistency (warning): one rate to USD per currency across features."),
     "monthly_overages": ("monthly_overages", monthly_overages,
-                         "Monthly overages: the arithmetic of rules 6 to 8 on every row."),
+                         "Monthly overages: the arithmetic of rules 6 to 8 on every row "
+                         "(figures in whole ten-thousandths, 3.2 as 32000, so that they compare exactly)."),
     "invoice_lines": ("invoice_totals", invoice_lines,
-                      "Invoice lines: they add up to the monthly overages."),
+                      "Invoice lines: they add up to the monthly overages (amounts in ten-thousandths)."),
     "nothing_lost": ("nothing_lost", nothing_lost,
                      "Nothing lost: every raw row accepted or rejected with a listed reason."),
     "usage_conserved": ("usage_conserved", usage_conserved,
-                        "Usage conserved: accepted usage is billed, or waits beyond the horizon."),
+                        "Usage conserved: accepted usage is billed, or waits beyond the horizon "
+                        "(usage in ten-thousandths)."),
     "future_rows": ("future_rows", future_rows,
                     "Rows from the future (warning): dated after the as-of instant, or landed after it."),
     "billing_reconciliation": ("billing_reconciliation", billing_reconciliation,
