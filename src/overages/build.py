@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +99,7 @@ def run_build(
         finally:
             con.close()
         progress.step(f"building with dbt ({'full refresh' if full_refresh else 'incremental'})")
+        warming = _warm_checkpoint() if validate else None
         try:
             dbt_invoke.build(work, through_month=through_month, full_refresh=full_refresh, progress=progress,
                              tests_scope="all" if test_every_row else "this_build")  # fmt: skip
@@ -111,6 +115,8 @@ def run_build(
             report = None
             if validate:
                 progress.step("validating the marts with Great Expectations")
+                if warming is not None:
+                    warming.join()
                 from overages.validation.runner import validate as run_checkpoint
 
                 report = run_checkpoint(con, state_dir())
@@ -145,6 +151,20 @@ def run_build(
                                snapshot=snapshot)  # fmt: skip
         finally:
             con.close()
+
+
+def _import_checkpoint() -> None:
+    # Should it fail, the checkpoint imports it again in the main thread and says what failed.
+    with contextlib.suppress(BaseException):
+        importlib.import_module("overages.validation.runner")
+
+
+def _warm_checkpoint() -> threading.Thread:
+    """Import Great Expectations (about 3.5 s of Python, pyspark and scipy among it) while dbt runs, mostly
+    inside DuckDB with the interpreter free, rather than after it: the checkpoint then starts at once."""
+    thread = threading.Thread(target=_import_checkpoint, name="import-great-expectations", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
