@@ -401,14 +401,21 @@ final as (
 
 
 {#
-    Generic tests on the large incremental tables: with the var tests_scope = 'this_build' (which the CLI
-    sets for an incremental build that follows a successful one), a test's `where` holding the token
+    Generic tests on the large incremental tables: with the scope 'this_build' (which the CLI sets for an
+    incremental build that follows a successful one), a test's `where` holding the token
     __rows_of_this_build__ checks only the rows this build wrote (their _batch_at is this build's); the
     rows left alone passed the same tests in the build that wrote them. Otherwise (full refresh, a build
     after a failed one, dbt run by hand, Spark) the token is always true and every row is tested.
+    The CLI gives the scope in the environment (OVERAGES_TESTS_SCOPE), read only while tests run: read
+    while parsing, or given as a var, a value that changes from build to build would make dbt parse the
+    whole project again. By hand, --vars '{tests_scope: this_build}' does the same.
 #}
 {% macro tests_scoped_to_this_build() -%}
-    {{ return(var('tests_scope', 'all') == 'this_build' and not flags.FULL_REFRESH) }}
+    {%- set scope = var('tests_scope', 'all') -%}
+    {%- if execute and scope == 'all' -%}
+        {%- set scope = env_var('OVERAGES_TESTS_SCOPE', 'all') -%}
+    {%- endif -%}
+    {{ return(scope == 'this_build' and not flags.FULL_REFRESH) }}
 {%- endmacro %}
 
 {% macro rows_of_this_build() -%}

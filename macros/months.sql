@@ -63,11 +63,15 @@
 
 {#
     The build's as-of instant (rule 11), as 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text: the var as_of when
-    given, else the instant dbt started (run_started_at). Not passed by the CLI when not given: a var that
-    changes every build would make dbt parse the whole project again on every build.
+    given (dbt run by hand), else the CLI's --as-of (OVERAGES_AS_OF, read only while models run), else the
+    instant dbt started (run_started_at). Never a var from the CLI, nor read while parsing: a value that
+    changes from build to build would make dbt parse the whole project again.
 #}
 {% macro as_of_text() -%}
     {%- set given = var('as_of', '') -%}
+    {%- if not given and execute -%}
+        {%- set given = env_var('OVERAGES_AS_OF', '') -%}
+    {%- endif -%}
     {%- if given -%}
         {{ return(given | string | trim) }}
     {%- endif -%}

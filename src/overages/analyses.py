@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from overages.errors import OveragesError
-from overages.warehouse import PROJECT_DIR, connect
+from overages.warehouse import PROJECT_DIR, connect, state_dir
 
 ANALYSES_DIR = PROJECT_DIR / "analyses"
-COMPILED_DIR = PROJECT_DIR / "target" / "analyses"
+COMPILED_DIR = state_dir() / "target" / "analyses"
 _LEADING_COMMENT = re.compile(r"^\s*\{#(.*?)#\}", re.DOTALL)
 
 

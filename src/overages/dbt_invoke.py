@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pprint
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,76 @@ def target_path(warehouse: Path) -> Path:
     """dbt's working folder for one warehouse: builds of different files never share compiled state."""
     digest = hashlib.sha1(str(warehouse).encode()).hexdigest()[:10]
     return state_dir() / "target" / f"{warehouse.stem}-{digest}"
+
+
+# dbt's parse of the project (target/<warehouse>/partial_parse.msgpack), kept per warehouse file name so that the
+# first build of a new warehouse file parses only what changed since any build of a file of that name.
+PARSE_FILE = "partial_parse.msgpack"
+# Which rows the generic tests of the large incremental tables check in this build: 'all' or 'this_build'.
+TESTS_SCOPE_ENV = "OVERAGES_TESTS_SCOPE"
+
+
+def _parse_cache(warehouse: Path) -> Path:
+    return state_dir() / "target" / ".parse" / f"{warehouse.name}.msgpack"
+
+
+def _same_parse_for_any_folder() -> None:
+    """dbt rejects a saved parse when the profile's connection settings differ, the path of the DuckDB file
+    included; the parse itself depends on the file's name only (the database every relation is named in), so
+    the folder is left out of that comparison. Everything else dbt compares (the project's files, vars,
+    target, settings, dbt's version) still decides."""
+    from dbt.contracts.files import FileHash
+    from dbt.parser.manifest import ManifestLoader
+
+    if getattr(ManifestLoader, "_overages_folder_free", False):
+        return
+    original = ManifestLoader.build_manifest_state_check
+
+    def build_manifest_state_check(self):  # type: ignore[no-untyped-def]
+        check = original(self)
+        credentials = self.root_project.credentials
+        if getattr(credentials, "type", None) == "duckdb":
+            keys = []
+            for key, value in credentials.connection_info():
+                if key == "path" and isinstance(value, str) and value != ":memory:":
+                    value = os.path.basename(value)
+                keys.append((key, value))
+            keys.sort()
+            check.profile_hash = FileHash.from_contents(pprint.pformat(keys))
+        return check
+
+    ManifestLoader.build_manifest_state_check = build_manifest_state_check
+    ManifestLoader._overages_folder_free = True
+
+
+def _reuse_parse(warehouse: Path) -> None:
+    """Start a warehouse's first dbt run from the parse last kept for a file of its name (when there is one)."""
+    _same_parse_for_any_folder()
+    own = target_path(warehouse) / PARSE_FILE
+    kept = _parse_cache(warehouse)
+    if own.exists() or not kept.exists():
+        return
+    own.parent.mkdir(parents=True, exist_ok=True)
+    staging = own.with_name(f".{PARSE_FILE}.{os.getpid()}")
+    try:
+        shutil.copyfile(kept, staging)
+        os.replace(staging, own)
+    except OSError:
+        staging.unlink(missing_ok=True)  # a parse from scratch is slower, never wrong
+
+
+def _keep_parse(warehouse: Path) -> None:
+    own = target_path(warehouse) / PARSE_FILE
+    if not own.exists():
+        return
+    kept = _parse_cache(warehouse)
+    staging = kept.with_name(f".{kept.name}.{os.getpid()}")
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(own, staging)
+        os.replace(staging, kept)
+    except OSError:
+        staging.unlink(missing_ok=True)
 
 
 def run_dbt(
@@ -104,24 +176,37 @@ def build(
     """Seed, build and test the whole project (unit tests are run by the test suite, not by builds).
 
     tests_scope 'this_build' lets the tests of the large incremental tables check only the rows this build
-    writes (an incremental build after a successful one); 'all' tests every row. A full refresh tests every
-    row either way; the value stays the same from build to build so that dbt's partial parsing holds.
+    writes (an incremental build after a successful one); 'all' tests every row; a full refresh tests every
+    row either way. The scope reaches the tests as TESTS_SCOPE_ENV (macros/incremental.sql), and --as-of the
+    models as OVERAGES_AS_OF (macros/months.sql), both read only while they run: as vars, values that change
+    from build to build would make dbt parse the whole project again. A new warehouse file starts from the
+    parse of the last one of its name (`_reuse_parse`); a build writes no JSON artifacts (target/<warehouse>/
+    keeps the compiled SQL and dbt's parse).
     """
-    args = ["build", "--exclude-resource-type", "unit_test"]
+    args = ["build", "--exclude-resource-type", "unit_test", "--no-write-json"]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", *select]
     callbacks = [progress.on_dbt_event] if progress else None
-    # With a progress display, dbt's own log lines would repeat it: dbt is quiet but for errors.
-    outcome = run_dbt(
-        args,
-        warehouse,
-        {"through_month": through_month or "", "tests_scope": tests_scope, **_as_of_var()},
-        quiet=quiet or progress is not None,
-        callbacks=callbacks,
-        target=target,
-    )
+    shares_parse = target is None
+    if shares_parse:
+        _reuse_parse(warehouse)
+    os.environ[TESTS_SCOPE_ENV] = tests_scope
+    try:
+        # With a progress display, dbt's own log lines would repeat it: dbt is quiet but for errors.
+        outcome = run_dbt(
+            args,
+            warehouse,
+            {"through_month": through_month or ""},
+            quiet=quiet or progress is not None,
+            callbacks=callbacks,
+            target=target,
+        )
+    finally:
+        os.environ.pop(TESTS_SCOPE_ENV, None)
+    if shares_parse:
+        _keep_parse(warehouse)
     if not outcome.success:
         if any("out of sync" in failure for failure in outcome.raw_messages):
             raise BuildFailed("build failed: the warehouse's incremental tables were built by an earlier version of "
@@ -130,15 +215,6 @@ def build(
         more = f" (and {len(outcome.failures) - 3} more)" if len(outcome.failures) > 3 else ""
         raise BuildFailed(f"build failed: {shown}{more}")
     return outcome
-
-
-def _as_of_var() -> dict[str, str]:
-    """The var as_of where the build was given one (overages.horizon); without it dbt takes run_started_at, the
-    instant it started, and the vars stay the same from build to build so that dbt's partial parsing holds."""
-    from overages.horizon import AS_OF_ENV
-
-    given = os.environ.get(AS_OF_ENV, "").strip()
-    return {"as_of": given} if given else {}
 
 
 DOCS_DIR = state_dir() / "target" / "docs"
