@@ -17,9 +17,11 @@ run: $(STAMP)
 	$(BIN)/overages demo
 	$(BIN)/overages build
 
-# The DuckDB tests first, then the same warehouse on Spark in local mode (tests/python/test_spark.py).
+# The DuckDB tests first, in two processes (pytest-xdist: each takes whole files, so that a file's shared
+# warehouse is built once), then the same warehouse on Spark in local mode (tests/python/test_spark.py).
+TEST_WORKERS ?= 2
 test: $(STAMP) browser java
-	$(BIN)/pytest -m "not spark" --durations=15
+	$(BIN)/pytest -m "not spark" -n $(TEST_WORKERS) --dist loadfile --durations=15
 	$(BIN)/pytest -m spark --durations=5
 
 # The billing rules alone (tests marked `rules`): the hand-worked fixture, the independent reference, dbt's unit
@@ -28,7 +30,7 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -m "rules and not spark"
 
 test-duckdb: $(STAMP) browser
-	$(BIN)/pytest -m "not spark" --durations=15
+	$(BIN)/pytest -m "not spark" -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-spark: $(STAMP) java
 	$(BIN)/pytest -m spark --durations=5

@@ -6,13 +6,28 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import duckdb
-import pytest
+# make test runs the tests in two processes (pytest-xdist, a file each at a time). Each keeps what runs write
+# (dbt's target/ and logs/, the checkpoint's gx/ project and results) in a state folder of its own, as an
+# installed package does, so that the two never write one log or one checkpoint result at once.
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ.get("OVERAGES_STATE_DIR"):
+    os.environ["OVERAGES_STATE_DIR"] = str(Path(tempfile.gettempdir()) / "overages-tests"
+                                           / os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getppid()))
+                                           / os.environ["PYTEST_XDIST_WORKER"])  # fmt: skip
 
-from overages.raw_contract import RAW_TABLES, create_raw_schema_sql
+# pyspark, which Great Expectations imports, takes a main module with neither spec nor file for a run of its own
+# doctests and exits the process; a pytest-xdist worker's main module (execnet's) is such a one.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
+
+import duckdb  # noqa: E402
+import pytest  # noqa: E402
+
+from overages.raw_contract import RAW_TABLES, create_raw_schema_sql  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 OVERAGES = str(Path(sys.executable).with_name("overages"))

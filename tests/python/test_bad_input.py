@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import land_raw, query, raw_file, run_cli
+from conftest import copy_warehouse, land_raw, query, raw_file, run_cli
 
 SUBSCRIPTION = ("org-a", "Org A", "CX1", "named", "USD", "2026-09-01 00:00:00", "2026-09-01 01:00:00")
 CASE = ("case-1", "org-a", "2026-10-03 10:00:00", "2026-10-03 11:00:00")
@@ -23,11 +23,18 @@ def assert_one_line_error(done, *fragments: str) -> None:
         assert fragment in lines[0], lines[0]
 
 
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("built") / "warehouse.duckdb"
+    land_raw(path, {"org_subscriptions": [SUBSCRIPTION], "cases": [CASE]})
+    run_cli("build", "--skip-validate", warehouse=path)
+    return path
+
+
 @pytest.fixture
-def built(warehouse: Path) -> Path:
-    land_raw(warehouse, {"org_subscriptions": [SUBSCRIPTION], "cases": [CASE]})
-    run_cli("build", "--skip-validate", warehouse=warehouse)
-    return warehouse
+def built(built_once: Path, warehouse: Path) -> Path:
+    """A built warehouse of this test's own (a copy of the module's)."""
+    return copy_warehouse(built_once, warehouse)
 
 
 def mart_rows(path: Path) -> list[tuple]:

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from conftest import PROJECT_DIR, run_cli
+from conftest import run_cli
+from overages.warehouse import state_dir
 
-DOCS = PROJECT_DIR / "target" / "docs"
+DOCS = state_dir() / "target" / "docs"
 
 
 @pytest.fixture(scope="module")

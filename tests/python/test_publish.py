@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OVERAGES, PROJECT_DIR, land_raw, query, run_cli
+from conftest import OVERAGES, PROJECT_DIR, copy_warehouse, land_raw, query, run_cli
 
 READER = str(Path(__file__).with_name("snapshot_reader.py"))
 SNAPSHOT_SQL = ("select cast(sum(overage_amount) as varchar), count(*), (select max(build_id) from audit.snapshot) "
@@ -50,12 +50,18 @@ def wait_for_readings(out: Path, count: int = 1, timeout: float = 60) -> None:
     raise AssertionError(f"{out.name}: the reader read nothing in {timeout} s")
 
 
-@pytest.fixture
-def published(tmp_path: Path) -> Path:
-    path = tmp_path / "wh" / "overages.duckdb"
+@pytest.fixture(scope="module")
+def published_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("published") / "overages.duckdb"
     demo(path, seed=31)
     run_cli("build", "--quiet", warehouse=path)
     return path
+
+
+@pytest.fixture
+def published(published_once: Path, tmp_path: Path) -> Path:
+    """A published warehouse of this test's own (a copy of the module's, its build file and snapshots too)."""
+    return copy_warehouse(published_once, tmp_path / "wh" / "overages.duckdb")
 
 
 def test_readers_hold_and_poll_the_published_file_through_a_build(published: Path, tmp_path: Path) -> None:
