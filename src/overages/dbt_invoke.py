@@ -31,20 +31,24 @@ class DbtOutcome:
 
 
 def target_path(warehouse: Path) -> Path:
-    """dbt's working folder for one warehouse: builds of different files never share compiled state."""
-    digest = hashlib.sha1(str(warehouse).encode()).hexdigest()[:10]
+    """dbt's working folder for one warehouse and project folder: builds of different files (or of another copy of
+    the project) never share compiled state."""
+    digest = hashlib.sha1(f"{warehouse}\0{PROJECT_DIR.resolve()}".encode()).hexdigest()[:10]
     return state_dir() / "target" / f"{warehouse.stem}-{digest}"
 
 
 # dbt's parse of the project (target/<warehouse>/partial_parse.msgpack), kept per warehouse file name so that the
-# first build of a new warehouse file parses only what changed since any build of a file of that name.
+# first build of a new warehouse file parses only what changed since any build of a file of that name (of this
+# project folder).
 PARSE_FILE = "partial_parse.msgpack"
 # Which rows the generic tests of the large incremental tables check in this build: 'all' or 'this_build'.
 TESTS_SCOPE_ENV = "OVERAGES_TESTS_SCOPE"
 
 
 def _parse_cache(warehouse: Path) -> Path:
-    return state_dir() / "target" / ".parse" / f"{warehouse.name}.msgpack"
+    """Kept per project folder too: a parse holds the folder its seeds and files are read from."""
+    project = hashlib.sha1(str(PROJECT_DIR.resolve()).encode()).hexdigest()[:10]
+    return state_dir() / "target" / ".parse" / f"{warehouse.name}-{project}.msgpack"
 
 
 def _same_parse_for_any_folder() -> None:
