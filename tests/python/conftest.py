@@ -104,6 +104,13 @@ def query(path: Path, sql: str) -> list[tuple]:
         con.close()
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A worker's state folder goes when its tests passed; after a failure its dbt log and results stay."""
+    state = os.environ.get("OVERAGES_STATE_DIR", "")
+    if os.environ.get("PYTEST_XDIST_WORKER") and exitstatus == 0 and "overages-tests" in Path(state).parts:
+        shutil.rmtree(state, ignore_errors=True)
+
+
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     return tmp_path / "warehouse.duckdb"
