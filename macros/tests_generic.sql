@@ -15,6 +15,21 @@
 
 
 {#
+    None of the given columns is null: the not-null checks of one model in one query (a column-level not_null
+    test apiece costs dbt a node and a query each). A failing row names the first column found null in it.
+#}
+{% test not_null_columns(model, columns) %}
+    select
+        case
+            {% for column in columns %}when {{ column }} is null then '{{ column }}'
+            {% endfor %}
+        end as null_column
+    from {{ model }}
+    where {% for column in columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
+{% endtest %}
+
+
+{#
     Effective-dated reference rows: every row's interval is non-empty (valid_to > valid_from) and no two
     rows of the same key are in force on the same day.
 #}
