@@ -33,15 +33,27 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 OVERAGES = str(Path(sys.executable).with_name("overages"))
 
 
-def run_cli(*args: str, warehouse: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the installed `overages` command as a user would; returns the finished process."""
+def run_cli(*args: str, warehouse: Path | None = None, check: bool = True,
+            project: Path | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run the installed `overages` command as a user would (on a copy of the dbt project when `project` is
+    given); returns the finished process."""
     env = {**os.environ, "DO_NOT_TRACK": "1"}
+    if project is not None:
+        env["OVERAGES_PROJECT_DIR"] = str(project)
     if warehouse is not None:
         env["WAREHOUSE_PATH"] = str(warehouse)
     done = subprocess.run([OVERAGES, *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900)
     if check and done.returncode != 0:
         raise AssertionError(f"overages {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done
+
+
+def copy_project(target: Path) -> Path:
+    """A copy of the dbt project to edit (a seed, a model) for one test: the checkout's own files are read by
+    the other test process's builds at the same time."""
+    ignored = shutil.ignore_patterns(".venv", ".git", "node_modules", "target", "logs", "warehouse", "reports",
+                                     "uncommitted", "__pycache__")  # fmt: skip
+    return Path(shutil.copytree(PROJECT_DIR, target, ignore=ignored))
 
 
 def land_raw(path: Path, rows: dict[str, Iterable[Sequence[object]]]) -> None:

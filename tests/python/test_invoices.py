@@ -14,10 +14,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import PROJECT_DIR, copy_warehouse, land_raw, query, run_cli
+from conftest import copy_project, copy_warehouse, land_raw, query, run_cli
 from test_report import CHROMIUM, CHROMIUM_FLAGS
 
-PRICES = PROJECT_DIR / "seeds" / "reference" / "ref_list_prices.csv"
+PRICES = Path("seeds") / "reference" / "ref_list_prices.csv"  # in the story's copy of the project
 JP_NAME = "株式会社サクラ"
 EU_NAME = "Café Zürich"
 SEPTEMBER, OCTOBER = "2026-09", "2026-10"
@@ -110,35 +110,37 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The whole story once (each step is a build); the tests read what each step left."""
     folder = tmp_path_factory.mktemp("invoices")
     path = folder / "w.duckdb"
+    project = copy_project(folder / "project")
+    prices = project / PRICES
     land_raw(path, RAW)
-    run_cli("build", "--quiet", warehouse=path)
+    run_cli("build", "--quiet", warehouse=path, project=project)
     seen: dict[str, object] = {"path": path, "folder": folder}
     seen["numbers_before_close"] = _numbers(path)
     seen["draft_september"] = _final(path, SEPTEMBER)
-    seen["close"] = run_cli("close", "--month", SEPTEMBER, "--quiet", warehouse=path)
+    seen["close"] = run_cli("close", "--month", SEPTEMBER, "--quiet", warehouse=path, project=project)
     seen["issued"] = _final(path, SEPTEMBER)
-    original_prices = PRICES.read_bytes()
+    original_prices = prices.read_bytes()
     try:
-        PRICES.write_bytes(original_prices.replace(b"ai_tokens,JPY,120.00,", b"ai_tokens,JPY,125.00,"))
+        prices.write_bytes(original_prices.replace(b"ai_tokens,JPY,120.00,", b"ai_tokens,JPY,125.00,"))
         _insert(path, LATE)
-        seen["changed_build"] = run_cli("build", "--skip-validate", warehouse=path)
+        seen["changed_build"] = run_cli("build", "--skip-validate", warehouse=path, project=project)
         seen["after_changes"] = _final(path, SEPTEMBER)
         seen["adjustments"] = _adjustment_sums(path, SEPTEMBER)
         seen["computed_less_issued"] = _computed_less_issued(path, SEPTEMBER)
         seen["reasons"] = query(path, "select org_id, currency, adjustment_reason, adjusted_invoice_number, "
                                       "cast(billing_month as varchar), status from marts.fct_invoice_lines "
                                       "where line_type = 'adjustment' order by all")  # fmt: skip
-        seen["close_unvalidated"] = run_cli("close", "--month", OCTOBER, warehouse=path, check=False)
-        run_cli("build", "--skip-validate", "--quiet", "--full-refresh", warehouse=path)
+        seen["close_unvalidated"] = run_cli("close", "--month", OCTOBER, warehouse=path, check=False, project=project)
+        run_cli("build", "--skip-validate", "--quiet", "--full-refresh", warehouse=path, project=project)
         seen["after_full_refresh"] = _final(path, SEPTEMBER)
         seen["adjustments_after_full_refresh"] = _adjustment_sums(path, SEPTEMBER)
         seen["numbers_after_full_refresh"] = _numbers(path)
     finally:
-        PRICES.write_bytes(original_prices)
-    run_cli("build", "--quiet", warehouse=path)  # the published prices again, validated
+        prices.write_bytes(original_prices)
+    run_cli("build", "--quiet", warehouse=path, project=project)  # the published prices again, validated
     seen["adjustments_restored"] = _adjustment_sums(path, SEPTEMBER)
     seen["computed_less_issued_restored"] = _computed_less_issued(path, SEPTEMBER)
-    seen["close_october"] = run_cli("close", "--month", OCTOBER, "--quiet", warehouse=path)
+    seen["close_october"] = run_cli("close", "--month", OCTOBER, "--quiet", warehouse=path, project=project)
     seen["reconciliation"] = query(path, "select org_id, currency, computed_amount, issued_amount, adjusted_amount, "
                                          "pending_amount, is_reconciled from audit.invoice_reconciliation "
                                          f"where billing_month = '{SEPTEMBER}-01' order by all")  # fmt: skip
@@ -287,3 +289,32 @@ def test_invoice_page_renders_in_a_headless_browser(story: dict, tmp_path: Path)
     # October: 300 tokens, 50 over at 120 JPY (6,000), and the 12,000 debit for September's late tokens.
     assert re.search(r'id="total" data-amount="18000">18,000<', dom.stdout), dom.stdout[-3000:]
     assert len(re.findall(r'<tr data-line-type="(charge|adjustment)"', dom.stdout)) == 2
+
+
+def test_a_re_sent_event_after_the_close_is_an_adjustment(tmp_path: Path) -> None:
+    """A correction that re-sends an event id of a closed month (rule 2: the latest landing of an id wins) leaves
+    the final invoice as issued and bills the difference as an adjustment on the next open month."""
+    path = tmp_path / "w.duckdb"
+    land_raw(path, {
+        "org_subscriptions": [("org-jp", JP_NAME, "CX1", "named", "JPY", "2026-09-01 00:00:00",
+                               "2026-09-01 00:00:00")],
+        # 400 tokens in September (150 over 250 at 120 JPY: 18,000); October within the allocation.
+        "ai_token_events": [("jp-9", "org-jp", "2026-09-10 00:00:00", 400, "copilot", "2026-10-01 00:00:00"),
+                            ("jp-10", "org-jp", "2026-10-10 00:00:00", 10, "copilot", "2026-10-11 00:00:00")],
+    })  # fmt: skip
+    run_cli("build", "--quiet", warehouse=path)
+    run_cli("close", "--month", SEPTEMBER, "--quiet", warehouse=path)
+    issued = _final(path, SEPTEMBER)
+    # jp-9 again, corrected down to 300 tokens (50 over: 6,000), landed after the close.
+    _insert(path, {"ai_token_events": [("jp-9", "org-jp", "2026-09-10 00:00:00", 300, "copilot",
+                                        "2026-11-02 00:00:00")]})  # fmt: skip
+    run_cli("build", "--quiet", "--skip-validate", warehouse=path)
+    assert _final(path, SEPTEMBER) == issued
+    computed = query(path, "select usage_quantity, overage_amount from marts.fct_monthly_overages where "
+                           "org_id = 'org-jp' and billing_month = '2026-09-01' and feature = 'ai_tokens'")  # fmt: skip
+    assert computed == [(Decimal("300"), Decimal("6000"))]
+    lines = query(path, "select cast(billing_month as varchar), amount, adjustment_reason, adjusted_invoice_number "
+                        "from marts.fct_invoice_lines where line_type = 'adjustment'")  # fmt: skip
+    number = query(path, "select invoice_number from marts.fct_invoices where billing_month = '2026-09-01'")[0][0]
+    assert lines == [(f"{OCTOBER}-01", Decimal("-12000"), "usage changed", number)]
+    assert _computed_less_issued(path, SEPTEMBER) == {("org-jp", "JPY"): Decimal("-12000")}

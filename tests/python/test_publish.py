@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OVERAGES, PROJECT_DIR, copy_warehouse, land_raw, query, run_cli
+from conftest import OVERAGES, copy_project, copy_warehouse, land_raw, query, run_cli
 
 READER = str(Path(__file__).with_name("snapshot_reader.py"))
 SNAPSHOT_SQL = ("select cast(sum(overage_amount) as varchar), count(*), (select max(build_id) from audit.snapshot) "
@@ -96,9 +96,7 @@ def test_readers_hold_and_poll_the_published_file_through_a_build(published: Pat
 
 def test_a_failing_expectation_publishes_nothing(published: Path, tmp_path: Path) -> None:
     before = snapshot_of(published)
-    project = tmp_path / "project"
-    shutil.copytree(PROJECT_DIR, project, ignore=shutil.ignore_patterns(".venv", "target", "logs", "warehouse",
-                                                                         ".git", "reports", "uncommitted"))  # fmt: skip
+    project = copy_project(tmp_path / "project")
     seed = project / "seeds" / "reference" / "ref_free_allocations.csv"
     lines = seed.read_text().splitlines()
     edited = [line.replace(",wallboard,1,", ",wallboard,2,") for line in lines]
