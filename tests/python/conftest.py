@@ -51,8 +51,9 @@ def run_cli(*args: str, warehouse: Path | None = None, check: bool = True,
 def copy_project(target: Path) -> Path:
     """A copy of the dbt project to edit (a seed, a model) for one test: the checkout's own files are read by
     the other test process's builds at the same time."""
+    # Left out: what set-up, builds and benchmarks write (a benchmark's warehouse alone is gigabytes).
     ignored = shutil.ignore_patterns(".venv", ".git", "node_modules", "target", "logs", "warehouse", "reports",
-                                     "uncommitted", "__pycache__")  # fmt: skip
+                                     "uncommitted", "__pycache__", "out", "build", "dist")  # fmt: skip
     return Path(shutil.copytree(PROJECT_DIR, target, ignore=ignored))
 
 
