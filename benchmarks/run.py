@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
@@ -38,7 +37,6 @@ PROJECT = HERE.parent
 VENV_BIN = Path(sys.executable).parent
 OVERAGES = VENV_BIN / "overages"
 OUT = HERE / "out"
-SLOWEST = 8
 
 
 class BenchmarkFailed(SystemExit):
@@ -91,22 +89,13 @@ def json_tail(stdout: str) -> dict:
     return json.loads(stdout[start:])
 
 
-def target_dir(warehouse: Path) -> Path:
-    # Mirrors overages.dbt_invoke.target_path (the CLI resolves the warehouse to an absolute path).
-    digest = hashlib.sha1(str(warehouse).encode()).hexdigest()[:10]
-    return PROJECT / "target" / f"{warehouse.stem}-{digest}"
-
-
-def slowest_nodes(warehouse: Path) -> list[dict]:
-    path = target_dir(build_file(warehouse)) / "run_results.json"
-    if not path.exists():
-        return []
-    results = json.loads(path.read_text())["results"]
-    nodes = sorted(results, key=lambda r: r.get("execution_time") or 0, reverse=True)
-    total = sum(r.get("execution_time") or 0 for r in results)
-    rows = [{"node": r["unique_id"].split(".", 2)[-1] if r["unique_id"].startswith("model.") else r["unique_id"],
-             "seconds": round(r.get("execution_time") or 0, 2)} for r in nodes[:SLOWEST]]  # fmt: skip
-    rows.append({"node": f"all {len(results)} nodes (sum of node times)", "seconds": round(total, 2)})
+def slowest_nodes(document: dict) -> list[dict]:
+    """The slowest dbt nodes of a build, from its --json document (builds write no run_results.json)."""
+    dbt = document.get("dbt") or {}
+    rows = [{"node": n["node"].split(".", 2)[-1] if n["node"].startswith("model.") else n["node"],
+             "seconds": n["seconds"]} for n in dbt.get("slowest") or []]  # fmt: skip
+    if dbt:
+        rows.append({"node": f"all {dbt['nodes']} nodes (sum of node times)", "seconds": dbt["node_seconds"]})
     return rows
 
 
@@ -199,6 +188,9 @@ def render(doc: dict) -> str:
         + "; ".join(f"{k} build {v['seconds']} s, {v['bytes'] / 2**20:,.1f} MiB" for k, v in
                     (doc.get("publishing") or {}).items() if v),  # fmt: skip
         "",
+        "Checkpoint as the build timed it (frames, Great Expectations, Data Docs): "
+        + "; ".join(f"{k} build {v} s" for k, v in (doc.get("checkpoint_seconds") or {}).items() if v is not None),
+        "",
         "Floor vs dbt (after the incremental build): "
         f"fct_monthly_overages {'equal' if c['fct_monthly_overages']['equal'] else 'DIFFERENT'} "
         f"({c['fct_monthly_overages']['rows_marts']:,} rows; only in floor {c['fct_monthly_overages']['only_in_floor']}, "
@@ -209,7 +201,7 @@ def render(doc: dict) -> str:
         f"{len(c['rejected_rows']['by_reason'])} table/reason pairs; row for row "
         f"{'equal' if c['rejected_rows']['rows_equal'] else 'different'}).",
         "",
-        "Slowest dbt nodes of the full build (run_results.json, seconds; nodes run 'threads' at a time):",
+        "Slowest dbt nodes of the full build (the build's --json document, seconds; nodes run 'threads' at a time):",
         "",
         "| node | full | incremental |",
         "| --- | ---: | ---: |",
@@ -267,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     full_skip = built("full build, --skip-validate", [*skip, "--full-refresh"], "full-skip")
     full = built("full build", [*build, "--full-refresh"], "full")
     full_doc = full["document"]
-    slowest_full = slowest_nodes(warehouse)
+    slowest_full = slowest_nodes(full_doc)
 
     day = measure("land one more day", land + ["--one-more-day"], logs / f"{stem}-day.log")
     steps.append(day)
@@ -276,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     steps.append(measure("land another day", land + ["--one-more-day"], logs / f"{stem}-day2.log"))
     inc = built("incremental build", build, "incremental")
     inc_doc = inc["document"]
-    slowest_incremental = slowest_nodes(warehouse)
+    slowest_incremental = slowest_nodes(inc_doc)
     nothing = built("build with nothing new", build, "nothing-new")
     if not nothing["document"].get("up_to_date"):
         raise BenchmarkFailed("a build with nothing new landed ran dbt")
@@ -304,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         "warehouse": str(warehouse),
         "steps": steps,
         "build_seconds_reported": {"full": full_doc["seconds"], "incremental": inc_doc["seconds"]},
+        # The checkpoint as the build timed it (the export of its frames, Great Expectations, its Data Docs).
+        "checkpoint_seconds": {"full": full_doc.get("checkpoint_seconds"),
+                               "incremental": inc_doc.get("checkpoint_seconds")},  # fmt: skip
         "months_full": full_doc["build"]["months_rebuilt"],
         "months_incremental": inc_doc["build"]["months_rebuilt"],
         "ratios": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ class BuildResult:
     warnings: list[str]
     snapshot: publish.Snapshot | None = None  # None: nothing was published
     up_to_date: str | None = None  # the published build that already holds what this build would compute
+    dbt_nodes: dict[str, Any] | None = None  # dbt_invoke.DbtOutcome.slowest(): where dbt's time went
+    checkpoint_seconds: float | None = None  # the Great Expectations checkpoint, None when skipped
 
 
 def run_build(
@@ -101,8 +104,13 @@ def run_build(
         progress.step(f"building with dbt ({'full refresh' if full_refresh else 'incremental'})")
         warming = _warm_checkpoint() if validate else None
         try:
-            dbt_invoke.build(work, through_month=through_month, full_refresh=full_refresh, progress=progress,
-                             tests_scope="all" if test_every_row else "this_build")  # fmt: skip
+            dbt_outcome = dbt_invoke.build(
+                work,
+                through_month=through_month,
+                full_refresh=full_refresh,
+                progress=progress,
+                tests_scope="all" if test_every_row else "this_build",
+            )
         except OveragesError as error:
             _finish(path, record, "failed", str(error))
             raise
@@ -113,13 +121,16 @@ def run_build(
         try:
             months = runs.changed_months(con, path)
             report = None
+            checkpoint_seconds = None
             if validate:
                 progress.step("validating the marts with Great Expectations")
                 if warming is not None:
                     warming.join()
                 from overages.validation.runner import validate as run_checkpoint
 
+                checking = time.perf_counter()
                 report = run_checkpoint(con, state_dir())
+                checkpoint_seconds = time.perf_counter() - checking
                 if not report.success:
                     first = report.failures[0]
                     more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
@@ -128,7 +139,8 @@ def run_build(
                     runs.finish(con, record, "validation_failed", message, months, validated=True)
                     publish.write_journal(path, runs.recent(con))
                     return BuildResult(record=record, summary=summary.collect(con), validation=report,
-                                       warnings=warnings)  # fmt: skip
+                                       warnings=warnings, dbt_nodes=dbt_outcome.slowest(),
+                                       checkpoint_seconds=checkpoint_seconds)  # fmt: skip
             runs.record_reference_changes(con, record, priced_before, PROJECT_DIR / "seeds")
             runs.finish(con, record, "publishing", months=months, validated=report is not None)
             publish.pause_point("publish:before-snapshot")
@@ -148,7 +160,8 @@ def run_build(
             record.published_at = published_at
             publish.write_journal(path, runs.recent(con))
             return BuildResult(record=record, summary=summary.collect(con), validation=report, warnings=warnings,
-                               snapshot=snapshot)  # fmt: skip
+                               snapshot=snapshot, dbt_nodes=dbt_outcome.slowest(),
+                               checkpoint_seconds=checkpoint_seconds)  # fmt: skip
         finally:
             con.close()
 

@@ -354,6 +354,8 @@ def build(
             "summary": result.summary,
             "validation": result.validation.as_json() if result.validation else None,
             "up_to_date": result.up_to_date,
+            "dbt": result.dbt_nodes,
+            "checkpoint_seconds": None if result.checkpoint_seconds is None else round(result.checkpoint_seconds, 2),
             "published": None if result.snapshot is None else {
                 "path": str(result.snapshot.path), "build_id": result.snapshot.build_id,
                 "seconds": round(result.snapshot.seconds, 2), "bytes": result.snapshot.bytes},

@@ -28,6 +28,14 @@ class DbtOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     raw_messages: list[str] = field(default_factory=list)
+    # Seconds each node ran (dbt's execution_time), by unique id: builds write no run_results.json.
+    node_seconds: dict[str, float] = field(default_factory=dict)
+
+    def slowest(self, count: int = 8) -> dict[str, Any]:
+        """The nodes that ran longest, and all nodes' total (node times: `threads` of them run at once)."""
+        ranked = sorted(self.node_seconds.items(), key=lambda item: item[1], reverse=True)[:count]
+        return {"nodes": len(self.node_seconds), "node_seconds": round(sum(self.node_seconds.values()), 2),
+                "slowest": [{"node": node, "seconds": round(seconds, 2)} for node, seconds in ranked]}  # fmt: skip
 
 
 def target_path(warehouse: Path) -> Path:
@@ -155,6 +163,7 @@ def run_dbt(
     for node_result in getattr(result.result, "results", None) or []:
         status = str(node_result.status).lower().split(".")[-1]
         outcome.counts[status] = outcome.counts.get(status, 0) + 1
+        outcome.node_seconds[node_result.node.unique_id] = float(getattr(node_result, "execution_time", 0) or 0)
         if status in _FAILED:
             outcome.raw_messages.append(node_result.message or "")
             name = node_result.node.name

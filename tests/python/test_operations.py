@@ -110,6 +110,12 @@ def test_build_runs_records_what_each_build_did(built: Path, tmp_path: Path) -> 
     assert document["build"]["rows_landed_since_previous"] == 7
     assert document["build"]["rows_rejected_since_previous"] == 0
     assert document["summary"]["raw_rows"]["balanced"] is True
+    # Where the time went: every dbt node that ran, the slowest first; no checkpoint when it is skipped.
+    dbt = document["dbt"]
+    assert dbt["nodes"] > 100 and dbt["node_seconds"] > 0
+    slowest = [node["seconds"] for node in dbt["slowest"]]
+    assert len(slowest) == 8 and slowest == sorted(slowest, reverse=True)
+    assert document["checkpoint_seconds"] is None
     assert done.stderr == ""  # --json prints no progress
     last = query(path, "select outcome, months_rebuilt, rows_landed_since_previous from audit.build_runs "
                        "order by started_at desc limit 1")  # fmt: skip
