@@ -205,6 +205,7 @@ def run_spark_build(
 
     warnings: list[str] = []
     started = runs.utc_now()
+    build_id = started.strftime("%Y%m%dT%H%M%S%f")
     home = spark.spark_home()
     home.mkdir(parents=True, exist_ok=True)
     with runs.build_lock(home):
@@ -224,8 +225,13 @@ def run_spark_build(
             expected = runs.incremental_model_columns(PROJECT_DIR / "models")
             full_refresh = _reshaped(runs.reshaped_models(expected, spark.built_columns(list(expected))), warnings)
         progress.step(f"building with dbt on Spark ({'full refresh' if full_refresh else 'incremental'})")
-        dbt_invoke.build(home, through_month=through_month, full_refresh=full_refresh, progress=progress,
-                         target="spark")  # fmt: skip
+        spark.record_build(build_id, "running", through_month=through_month)
+        try:
+            dbt_invoke.build(home, through_month=through_month, full_refresh=full_refresh, progress=progress,
+                             target="spark")  # fmt: skip
+        except BaseException:
+            spark.record_build(build_id, "failed", through_month=through_month)
+            raise
         progress.step("copying the marts to DuckDB for validation and the summary")
         con = spark.mirror(home / "mirror")
         try:
@@ -240,10 +246,12 @@ def run_spark_build(
                 # Readers of a Spark build read the same kind of snapshot as on DuckDB: what passed, in one file.
                 progress.step("publishing the snapshot readers open")
                 now = runs.utc_now()
-                snapshot = publish.publish(con, spark.published_path(), build_id=now.strftime("%Y%m%dT%H%M%S%f"),
+                snapshot = publish.publish(con, spark.published_path(), build_id=build_id,
                                            built_at=started, published_at=now,
                                            checkpoint="passed" if validate else "skipped",
                                            through_month=through_month, full_refresh=full_refresh)  # fmt: skip
+            spark.record_build(build_id, "success" if snapshot is not None else "validation_failed",
+                               through_month=through_month, validated=report is not None)  # fmt: skip
             return SparkBuildResult(full_refresh=full_refresh, raw_rows=landed, summary=summary.collect(con),
                                     validation=report, warnings=warnings, snapshot=snapshot)  # fmt: skip
         finally:

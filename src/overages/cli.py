@@ -670,7 +670,8 @@ def _today_utc():  # noqa: ANN202 - a date
 @_warehouse_option
 @click.option("--month", callback=_month, required=True, help="The billing month to close (YYYY-MM).")
 @click.option("--quiet", is_flag=True, help="No progress lines from the build that follows.")
-def close(warehouse: str | None, month: str, quiet: bool) -> None:
+@_target_option
+def close(warehouse: str | None, month: str, quiet: bool, target: str) -> None:
     """Finalise a past month's invoices: issue them as the last (validated) build computed them, then rebuild.
 
     Later changes to a closed month (late usage, corrections, price edits) leave its invoices as issued and
@@ -680,7 +681,8 @@ def close(warehouse: str | None, month: str, quiet: bool) -> None:
     from overages.closing import close_month
     from overages.progress import Progress
 
-    event = close_month(resolve_path(warehouse), parse_month(month), _today_utc(), Progress(enabled=not quiet))
+    path = None if target == "spark" else resolve_path(warehouse)
+    event = close_month(path, parse_month(month), _today_utc(), Progress(enabled=not quiet), target=target)
     click.echo(f"Closed {month}: {event.invoices:,} invoices issued ({event.lines:,} lines), recorded as "
                f"{event.event_id} in audit.month_close_events and audit.invoices_issued.")  # fmt: skip
     _echo_follow_up_build(event.build)
@@ -691,7 +693,8 @@ def close(warehouse: str | None, month: str, quiet: bool) -> None:
 @click.option("--month", callback=_month, required=True, help="The closed billing month to open again (YYYY-MM).")
 @click.option("--reason", required=True, help="Why it is re-opened (recorded with the event).")
 @click.option("--quiet", is_flag=True, help="No progress lines from the build that follows.")
-def reopen(warehouse: str | None, month: str, reason: str, quiet: bool) -> None:
+@_target_option
+def reopen(warehouse: str | None, month: str, reason: str, quiet: bool, target: str) -> None:
     """Open a closed month again, recording why; its invoices become drafts again on the next build.
 
     The invoices it issued stay in audit.invoices_issued. Refused while a later closed month's invoices carry
@@ -700,7 +703,8 @@ def reopen(warehouse: str | None, month: str, reason: str, quiet: bool) -> None:
     from overages.closing import reopen_month
     from overages.progress import Progress
 
-    event = reopen_month(resolve_path(warehouse), parse_month(month), reason, Progress(enabled=not quiet))
+    path = None if target == "spark" else resolve_path(warehouse)
+    event = reopen_month(path, parse_month(month), reason, Progress(enabled=not quiet), target=target)
     click.echo(f"Re-opened {month} ({event.invoices:,} invoices issued by its close no longer final), recorded as "
                f"{event.event_id} in audit.month_close_events.")  # fmt: skip
     _echo_follow_up_build(event.build)
@@ -709,7 +713,13 @@ def reopen(warehouse: str | None, month: str, reason: str, quiet: bool) -> None:
 def _echo_follow_up_build(result: object) -> None:
     if result is None:
         return
-    record = result.record  # type: ignore[attr-defined]
+    record = getattr(result, "record", None)
+    if record is None:  # a Spark build: no audit.build_runs, its snapshot says whether it passed
+        validation = result.validation  # type: ignore[attr-defined]
+        click.echo(f"Rebuilt the marts on Spark ({'published' if result.snapshot else 'not published'}).")  # type: ignore[attr-defined]
+        if validation is not None and not validation.success:
+            raise ValidationFailed(f"validation failed: {validation.failures[0].describe()}")
+        return
     click.echo(f"Rebuilt the marts (build {record.build_id}, {record.outcome}).")
     if record.outcome == "validation_failed":
         raise ValidationFailed(record.message or "validation failed")

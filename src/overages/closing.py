@@ -3,21 +3,22 @@
 Both write two tables that dbt reads but never drops (models/staging/billing_state): audit.month_close_events
 (every close and re-open, with who, when, which build and why) and audit.invoices_issued (every line of
 every invoice issued). Then they run the normal build, so that the marts show the month as final (or draft
-again) and carry later changes to a closed month as adjustments on the next open month.
+again) and carry later changes to a closed month as adjustments on the next open month. The same on Spark:
+only where the statements run differs (_DuckDBState, _SparkState).
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-
-import duckdb
+from typing import Any, Protocol
 
 from overages import runs
-from overages.build import BuildResult, run_build
 from overages.errors import OveragesError
 from overages.progress import Progress
 from overages.warehouse import build_file, connect
@@ -37,36 +38,147 @@ class MonthEvent:
     action: str
     invoices: int
     lines: int
-    build: BuildResult | None = None
+    build: Any | None = None  # overages.build.BuildResult, or SparkBuildResult on Spark
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                            "and table_name = ?", [schema, table]).fetchall()[0][0])  # fmt: skip
+@dataclass
+class LastBuild:
+    build_id: str
+    outcome: str
+    validated: bool
+    through_month: str | None
 
 
-def closed_months(con: duckdb.DuckDBPyConnection) -> dict[date, str]:
+def _literal(value: object) -> str:
+    """A SQL literal both engines read alike."""
+    if value is None:
+        return "null"
+    if isinstance(value, datetime):
+        return f"timestamp '{value:%Y-%m-%d %H:%M:%S.%f}'"
+    if isinstance(value, date):
+        return f"date '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class _State(Protocol):
+    """Where the billing state lives and is written: the warehouse's build file, or the Spark warehouse."""
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]: ...
+
+    def run(self, sql: str) -> None: ...
+
+    def has_table(self, schema: str, table: str) -> bool: ...
+
+    def last_build(self) -> LastBuild | None: ...
+
+    def atomically(self) -> contextlib.AbstractContextManager[None]: ...
+
+
+class _DuckDBState:
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def run(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def has_table(self, schema: str, table: str) -> bool:
+        return bool(self.con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                                     "and table_name = ?", [schema, table]).fetchall()[0][0])  # fmt: skip
+
+    def last_build(self) -> LastBuild | None:
+        if not self.has_table("audit", "build_runs"):
+            return None
+        row = self.con.execute(
+            "select build_id, outcome, validated, through_month from audit.build_runs "
+            "where outcome <> 'rolled_back' order by started_at desc limit 1"
+        ).fetchall()
+        return LastBuild(row[0][0], row[0][1], bool(row[0][2]), row[0][3]) if row else None
+
+    @contextlib.contextmanager
+    def atomically(self) -> Iterator[None]:
+        self.con.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        self.con.execute("commit")
+
+
+class _SparkState:
+    def __init__(self) -> None:
+        from overages import spark
+
+        self.spark_module = spark
+        self.session = spark.session()
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.session.sql(sql).collect()]
+
+    def run(self, sql: str) -> None:
+        self.session.sql(sql)
+
+    def has_table(self, schema: str, table: str) -> bool:
+        return self.spark_module.table_exists(self.session, schema, table)
+
+    def last_build(self) -> LastBuild | None:
+        record = self.spark_module.last_build()
+        if record is None:
+            return None
+        return LastBuild(str(record["build_id"]), str(record["outcome"]), bool(record.get("validated")),
+                         record.get("through_month"))  # fmt: skip
+
+    def atomically(self) -> contextlib.AbstractContextManager[None]:
+        # Parquet tables have no transactions: the lines go first (see close_month).
+        return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _state(path: Path | None, target: str) -> Iterator[_State]:
+    """The billing state of the warehouse (`path`, its published file, on DuckDB; None on Spark), under its build
+    lock."""
+    if target == "spark":
+        from overages import spark
+
+        with runs.build_lock(spark.spark_home()):
+            yield _SparkState()
+        return
+    assert path is not None, "a DuckDB warehouse is named by its published file"
+    with runs.build_lock(path):
+        con = connect(build_file(path))
+        try:
+            yield _DuckDBState(con)
+        finally:
+            con.close()
+
+
+def closed_months(state: _State) -> dict[date, str]:
     """Month -> the id of the close in force (its latest event is a close); the same rule as the model
     int_billing_months_closed."""
-    if not _table_exists(con, "audit", "month_close_events"):
+    if not state.has_table("audit", "month_close_events"):
         return {}
-    rows = con.execute("""
+    rows = state.rows("""
         select billing_month, event_id from (
-            select *, row_number() over (partition by billing_month order by recorded_at desc, event_id desc) as rank_
+            select billing_month, event_id, action,
+                   row_number() over (partition by billing_month order by recorded_at desc, event_id desc) as rank_
             from audit.month_close_events
-        ) where rank_ = 1 and action = 'close'
-    """).fetchall()  # fmt: skip
-    return dict(rows)
+        ) as ranked where rank_ = 1 and action = 'close'
+    """)  # fmt: skip
+    return {_as_date(month): event for month, event in rows}
 
 
-def _latest_build(con: duckdb.DuckDBPyConnection) -> tuple[str, str, bool | None, str | None]:
-    if not _table_exists(con, "audit", "build_runs"):
+def _as_date(value: object) -> date:
+    return value.date() if isinstance(value, datetime) else value  # type: ignore[return-value]
+
+
+def _latest_build(state: _State) -> LastBuild:
+    found = state.last_build()
+    if found is None:
         raise OveragesError("no build is recorded in this warehouse: build it first (overages build)")
-    row = con.execute("select build_id, outcome, validated, through_month from audit.build_runs "
-                      "where outcome <> 'rolled_back' order by started_at desc limit 1").fetchall()  # fmt: skip
-    if not row:
-        raise OveragesError("no build is recorded in this warehouse: build it first (overages build)")
-    return row[0]
+    return found
 
 
 def _who() -> str:
@@ -77,83 +189,92 @@ def _who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def close_month(path: Path, month: date, today: date, progress: Progress) -> MonthEvent:
+def _record_event(state: _State, event_id: str, month: date, action: str, now: datetime, build_id: str,
+                  reason: str | None) -> None:  # fmt: skip
+    values = ", ".join(_literal(v) for v in (event_id, month, action, now, build_id, reason, _who()))
+    state.run("insert into audit.month_close_events (event_id, billing_month, action, recorded_at, build_id, "
+              f"reason, recorded_by) values ({values})")  # fmt: skip
+
+
+def _issued(state: _State, close_id: str) -> tuple[int, int]:
+    invoices, lines = state.rows("select count(distinct invoice_number), count(*) from audit.invoices_issued "
+                                 f"where close_id = {_literal(close_id)}")[0]  # fmt: skip
+    return int(invoices), int(lines)
+
+
+def _rebuild(path: Path | None, target: str, through_month: str | None, progress: Progress) -> Any:
+    """The build that follows a close or a re-open (forced: the close is an input the digest of raw and project
+    files does not see)."""
+    if target == "spark":
+        from overages.build import run_spark_build
+
+        return run_spark_build(through_month=through_month, full_refresh=False, validate=True, progress=progress)
+    from overages.build import run_build
+
+    assert path is not None
+    return run_build(path, through_month=through_month, full_refresh=False, validate=True, progress=progress,
+                     force=True)  # fmt: skip
+
+
+def close_month(path: Path | None, month: date, today: date, progress: Progress, target: str = "duckdb") -> MonthEvent:
     """Issue every invoice of `month` as the last build left it, record the close, then rebuild."""
     this_month = today.replace(day=1)
     if month >= this_month:
         raise OveragesError(f"cannot close {month:%Y-%m}: only a month that has ended can be closed "
                             f"(today is {today.isoformat()} UTC)")  # fmt: skip
-    with runs.build_lock(path):
-        con = connect(build_file(path))
-        try:
-            build_id, outcome, validated, through_month = _latest_build(con)
-            if outcome != "success":
-                raise OveragesError(f"cannot close {month:%Y-%m}: the last build ({build_id}) ended '{outcome}'; "
-                                    "mend it and build again (overages build) before closing")  # fmt: skip
-            if not validated:
-                raise OveragesError(f"cannot close {month:%Y-%m}: the last build ({build_id}) was not validated "
-                                    "(built with --skip-validate); build again without it before closing")  # fmt: skip
-            known = con.execute("select count(*) from marts.fct_monthly_overages where billing_month = ?",
-                                [month]).fetchall()[0][0]  # fmt: skip
-            if not known:
-                raise OveragesError(f"cannot close {month:%Y-%m}: the warehouse has no such billing month")
-            if month in closed_months(con):
-                raise OveragesError(f"{month:%Y-%m} is closed already (overages reopen to open it again)")
-            now = runs.utc_now()
-            event_id = f"close-{month:%Y-%m}-{now:%Y%m%dT%H%M%S%f}"
-            columns = ", ".join(ISSUED_LINE_COLUMNS)
-            con.execute("begin transaction")
-            con.execute(
+    with _state(path, target) as state:
+        last = _latest_build(state)
+        if last.outcome != "success":
+            raise OveragesError(f"cannot close {month:%Y-%m}: the last build ({last.build_id}) ended '{last.outcome}'; "
+                                "mend it and build again (overages build) before closing")  # fmt: skip
+        if not last.validated:
+            raise OveragesError(f"cannot close {month:%Y-%m}: the last build ({last.build_id}) was not validated "
+                                "(built with --skip-validate); build again without it before closing")  # fmt: skip
+        known = state.rows(f"select count(*) from marts.fct_monthly_overages where billing_month = {_literal(month)}")
+        if not known[0][0]:
+            raise OveragesError(f"cannot close {month:%Y-%m}: the warehouse has no such billing month")
+        if month in closed_months(state):
+            raise OveragesError(f"{month:%Y-%m} is closed already (overages reopen to open it again)")
+        now = runs.utc_now()
+        event_id = f"close-{month:%Y-%m}-{now:%Y%m%dT%H%M%S%f}"
+        columns = ", ".join(ISSUED_LINE_COLUMNS)
+        # The lines first: until the close event names them, lines of a close id count for nothing (a close that
+        # stops between the two statements on Spark, which has no transaction here, leaves the month open).
+        with state.atomically():
+            state.run(
                 f"insert into audit.invoices_issued (close_id, {columns}, issued_at, build_id) "
-                f"select ?, {columns}, ?, ? from marts.fct_invoice_lines where billing_month = ? and status = 'draft'",
-                [event_id, now, build_id, month],
-            )  # fmt: skip
-            con.execute("insert into audit.month_close_events (event_id, billing_month, action, recorded_at, build_id, "
-                        "reason, recorded_by) values (?, ?, 'close', ?, ?, null, ?)",
-                        [event_id, month, now, build_id, _who()])  # fmt: skip
-            con.execute("commit")
-            invoices, lines = con.execute("select count(distinct invoice_number), count(*) from audit.invoices_issued "
-                                          "where close_id = ?", [event_id]).fetchall()[0]  # fmt: skip
-        finally:
-            con.close()
+                f"select {_literal(event_id)}, {columns}, {_literal(now)}, {_literal(last.build_id)} "
+                f"from marts.fct_invoice_lines where billing_month = {_literal(month)} and status = 'draft'"
+            )
+            _record_event(state, event_id, month, "close", now, last.build_id, None)
+        invoices, lines = _issued(state, event_id)
     event = MonthEvent(event_id, month, "close", invoices, lines)
-    event.build = run_build(
-        path, through_month=through_month, full_refresh=False, validate=True, progress=progress, force=True
-    )  # the close is an input the digest of raw and project files does not see
+    event.build = _rebuild(path, target, last.through_month, progress)
     return event
 
 
-def reopen_month(path: Path, month: date, reason: str, progress: Progress) -> MonthEvent:
+def reopen_month(path: Path | None, month: date, reason: str, progress: Progress, target: str = "duckdb") -> MonthEvent:
     """Record that `month` is open again (its issued invoices stop counting; they stay in the audit table),
     then rebuild. Refused while a later closed month's final invoices carry adjustments to it."""
     if not reason.strip():
         raise OveragesError("a re-open needs a reason (--reason TEXT)")
-    with runs.build_lock(path):
-        con = connect(build_file(path))
-        try:
-            closed = closed_months(con)
-            if month not in closed:
-                raise OveragesError(f"{month:%Y-%m} is not closed: nothing to re-open")
-            carrying = con.execute(
-                "select distinct strftime(billing_month, '%Y-%m') from audit.invoices_issued "
-                "where line_type = 'adjustment' and adjusted_billing_month = ? and close_id in (select unnest(?)) "
-                "order by 1", [month, list(closed.values())]).fetchall()  # fmt: skip
-            if carrying:
-                later = ", ".join(m for (m,) in carrying)
-                raise OveragesError(f"cannot re-open {month:%Y-%m}: the final invoices of {later} carry adjustments "
-                                    f"to it; re-open {later} first")  # fmt: skip
-            build_id, _, _, through_month = _latest_build(con)
-            now = runs.utc_now()
-            event_id = f"reopen-{month:%Y-%m}-{now:%Y%m%dT%H%M%S%f}"
-            con.execute("insert into audit.month_close_events (event_id, billing_month, action, recorded_at, build_id, "
-                        "reason, recorded_by) values (?, ?, 'reopen', ?, ?, ?, ?)",
-                        [event_id, month, now, build_id, reason.strip(), _who()])  # fmt: skip
-            invoices, lines = con.execute("select count(distinct invoice_number), count(*) from audit.invoices_issued "
-                                          "where close_id = ?", [closed[month]]).fetchall()[0]  # fmt: skip
-        finally:
-            con.close()
+    with _state(path, target) as state:
+        closed = closed_months(state)
+        if month not in closed:
+            raise OveragesError(f"{month:%Y-%m} is not closed: nothing to re-open")
+        close_ids = ", ".join(_literal(close_id) for close_id in closed.values())
+        carrying = state.rows(
+            "select distinct billing_month from audit.invoices_issued where line_type = 'adjustment' "
+            f"and adjusted_billing_month = {_literal(month)} and close_id in ({close_ids})")  # fmt: skip
+        if carrying:
+            later = ", ".join(sorted(f"{_as_date(m):%Y-%m}" for (m,) in carrying))
+            raise OveragesError(f"cannot re-open {month:%Y-%m}: the final invoices of {later} carry adjustments "
+                                f"to it; re-open {later} first")  # fmt: skip
+        last = _latest_build(state)
+        now = runs.utc_now()
+        event_id = f"reopen-{month:%Y-%m}-{now:%Y%m%dT%H%M%S%f}"
+        _record_event(state, event_id, month, "reopen", now, last.build_id, reason.strip())
+        invoices, lines = _issued(state, closed[month])
     event = MonthEvent(event_id, month, "reopen", invoices, lines)
-    event.build = run_build(
-        path, through_month=through_month, full_refresh=False, validate=True, progress=progress, force=True
-    )  # the close is an input the digest of raw and project files does not see
+    event.build = _rebuild(path, target, last.through_month, progress)
     return event

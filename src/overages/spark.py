@@ -223,6 +223,32 @@ MIRRORED = (
 )
 
 
+# The last Spark build's outcome (Spark builds have no audit.build_runs): what `overages close` checks.
+BUILD_RECORD = "last_build.json"
+
+
+def record_build(build_id: str, outcome: str, *, through_month: str | None, validated: bool = False) -> None:
+    """Write the outcome of the Spark build `build_id` (running, failed, validation_failed, success)."""
+    import json
+
+    path = spark_home() / BUILD_RECORD
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_text(json.dumps({"build_id": build_id, "outcome": outcome, "validated": validated,
+                                   "through_month": through_month}))  # fmt: skip
+    os.replace(staging, path)
+
+
+def last_build() -> dict[str, Any] | None:
+    """The record of the last Spark build (None when none ran since this version)."""
+    import json
+
+    path = spark_home() / BUILD_RECORD
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
 def published_path() -> Path:
     """The snapshot that readers of the Spark warehouse open (DuckDB, read-only), published after each build that
     passed its checks, as on the DuckDB target."""

@@ -12,6 +12,7 @@ one process. Run by `make test` after the DuckDB tests (pytest -m spark).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -193,7 +194,8 @@ def test_a_spark_build_publishes_a_snapshot_of_what_passed(
 def test_incremental_spark_build_equals_a_full_refresh(
     spark_env: dict[str, Path], second_batch: dict[str, object]
 ) -> None:
-    run_cli("build", "--target", "spark", "--full-refresh", "--skip-validate", "--quiet")
+    # Validated (a few seconds more): the close test that follows needs a validated last build on Spark.
+    run_cli("build", "--target", "spark", "--full-refresh", "--quiet")
     run_cli("export", "--target", "spark", "--format", "parquet", str(spark_env["base"] / "spark-refreshed"))
     for name in COMPARED:
         assert _read(spark_env["base"] / "spark-second", name) == _read(spark_env["base"] / "spark-refreshed", name)
@@ -238,3 +240,63 @@ def test_landing_a_folder_without_a_table_is_one_line(spark_env: dict[str, Path]
     done = run_cli("land", "--target", "spark", str(folder), check=False)
     assert done.returncode != 0
     assert "cases.parquet is missing" in done.stderr and "Traceback" not in done.stderr
+
+
+def _invoices(published: Path) -> dict[str, list[tuple]]:
+    """The invoices and their lines in a published snapshot, without when and by which build each engine issued
+    them."""
+    con = duckdb.connect(str(published), read_only=True)
+    try:
+        found = {}
+        for name in ("fct_invoices", "fct_invoice_lines"):
+            columns = [row[0] for row in con.execute(f"describe marts.{name}").fetchall()
+                       if row[0] not in ("issued_at", "issued_by_build_id")]  # fmt: skip
+            found[name] = con.execute(f"select {', '.join(columns)} from marts.{name} order by all").fetchall()
+        return found
+    finally:
+        con.close()
+
+
+def test_closing_and_reopening_a_month_on_spark_matches_duckdb(
+    spark_env: dict[str, Path], second_batch: dict[str, object]
+) -> None:
+    duck, base = spark_env["duckdb"], spark_env["base"]
+    published = spark_env["home"] / "overages.duckdb"
+    # A close needs a validated last build on each engine (on Spark, the second batch's or the full refresh's).
+    run_cli("build", "--quiet", warehouse=duck)
+    # Usage for March landed after those builds: closing issues March as it stood, the builds that follow the
+    # close carry the difference as adjustments on the next open month.
+    org, before = query(duck, "select org_id, usage_quantity from marts.fct_monthly_overages where feature = "
+                              "'ai_tokens' and billing_month = date '2026-03-01' and overage_amount > 0 "
+                              "order by org_id limit 1")[0]  # fmt: skip
+    con = duckdb.connect(str(raw_file(duck)))
+    con.execute("insert into raw.ai_token_events values ('late-march', ?, timestamp '2026-03-20 09:00:00', 1000, "
+                "'copilot', timestamp '2026-06-05 00:00:00')", [org])  # fmt: skip
+    con.close()
+    run_cli("land", "--target", "spark", str(export_raw(duck, base / "raw-late")))
+
+    run_cli("close", "--month", "2026-03", "--quiet", warehouse=duck)
+    closed = run_cli("close", "--target", "spark", "--month", "2026-03", "--quiet")
+    assert "Closed 2026-03:" in closed.stdout and "Rebuilt the marts on Spark (published)." in closed.stdout
+    on_spark = _invoices(published)
+    assert on_spark == _invoices(duck)
+    statuses = {(row[3], row[5]) for row in on_spark["fct_invoices"]}  # billing_month, status
+    assert (dt.date(2026, 3, 1), "final") in statuses and (dt.date(2026, 3, 1), "draft") not in statuses
+    adjustments = query(
+        published,
+        "select sum(amount), count(*) from marts.fct_invoice_lines where line_type = "
+        f"'adjustment' and org_id = '{org}' and adjusted_billing_month = date '2026-03-01'",
+    )
+    computed = query(published, "select usage_quantity from marts.fct_monthly_overages where feature = 'ai_tokens' "
+                                f"and org_id = '{org}' and billing_month = date '2026-03-01'")  # fmt: skip
+    assert computed == [(before + 1000,)]
+    assert adjustments[0][1] >= 1 and adjustments[0][0] > 0  # 1,000 more tokens billed after the close
+
+    run_cli("reopen", "--month", "2026-03", "--reason", "test", "--quiet", warehouse=duck)
+    reopened = run_cli("reopen", "--target", "spark", "--month", "2026-03", "--reason", "test", "--quiet")
+    assert "Re-opened 2026-03" in reopened.stdout
+    on_spark = _invoices(published)
+    assert on_spark == _invoices(duck)
+    assert {row[5] for row in on_spark["fct_invoices"] if row[3] == dt.date(2026, 3, 1)} == {"draft"}
+    assert query(published, "select count(*) from marts.fct_invoice_lines where line_type = 'adjustment'") == [(0,)]
+    assert query(published, "select count(*) from audit.closed_billing_months") == [(0,)]
