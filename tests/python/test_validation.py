@@ -3,6 +3,7 @@ copy corrupted in one targeted way."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from decimal import Decimal
@@ -12,7 +13,7 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, run_cli
-from overages.validation.project import write_project
+from overages.validation.project import ensure_project, write_project
 from overages.validation.runner import Finding, ValidationReport, validate
 
 
@@ -273,3 +274,18 @@ def test_old_validation_results_are_pruned(tmp_path: Path) -> None:
     prune_results(tmp_path, keep=20)
     kept = sorted(p.name for p in runs.iterdir())
     assert len(kept) == 19 and kept[0] == "20261126T000006.000000Z" and kept[-1] == "20261126T000024.000000Z"
+
+
+def test_the_gx_project_is_written_again_only_when_it_differs_from_the_code(tmp_path: Path) -> None:
+    ensure_project(tmp_path)
+    suite = tmp_path / "gx" / "expectations" / "monthly_overages.json"
+    written = suite.read_text()
+    checkpoint = tmp_path / "gx" / "checkpoints" / "overages.json"
+    os.utime(checkpoint, (1_000_000_000, 1_000_000_000))
+    ensure_project(tmp_path)  # the same code, the same files: nothing is written
+    assert checkpoint.stat().st_mtime == 1_000_000_000
+    # A file edited by hand is put back as the code says.
+    suite.write_text(written.replace("rule 6", "rule six"))
+    ensure_project(tmp_path)
+    assert suite.read_text() == written
+    assert checkpoint.stat().st_mtime != 1_000_000_000

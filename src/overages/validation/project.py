@@ -6,7 +6,10 @@ from where they stand, so that the JSON in git is always what the code says and 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
+import os
 import re
 import uuid
 from pathlib import Path
@@ -21,6 +24,8 @@ CHECKPOINT = "overages"
 # Relative to the folder holding gx/: GX resolves a file data source's folder against the working directory.
 FRAMES_FOLDER = Path("gx") / "uncommitted" / "frames"
 DATA_DOCS_INDEX = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
+# What the project under a root was last written from (see ensure_project).
+STAMP = Path("gx") / "uncommitted" / "project.sha1"
 # Ids GX generates at random are replaced by ones derived from this namespace (see _stabilise_ids).
 ID_NAMESPACE = uuid.UUID("0b7f4d1e-3c2a-5e8f-9a61-7d2c4b9e0f13")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -109,3 +114,41 @@ def write_project(root: Path):  # noqa: ANN201 - returns a GX FileDataContext (i
         )
     _stabilise_ids(root / "gx")
     return context
+
+
+def _written_files(root: Path) -> list[Path]:
+    """The project's files that write_project writes (the committed part of gx/)."""
+    gx_dir = root / "gx"
+    return sorted(p for p in gx_dir.rglob("*") if p.is_file() and "uncommitted" not in p.relative_to(gx_dir).parts)
+
+
+def _fingerprint(root: Path) -> str:
+    """GX's version, the suites as code defines them, and the project's files as they are on disk."""
+    import great_expectations as gx
+
+    digest = hashlib.sha1()
+    code = [gx.__version__, DATASOURCE, CHECKPOINT, str(FRAMES_FOLDER),
+            {name: (frame, build_suite(name).to_json_dict()) for name, (frame, _, _) in SUITES.items()}]  # fmt: skip
+    digest.update(json.dumps(code, sort_keys=True, default=str).encode())
+    for path in _written_files(root):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def ensure_project(root: Path) -> None:
+    """write_project(root), unless the project there is the one this code writes: its files unchanged since this
+    code wrote them (about a second of GX's file store saved on every checkpoint)."""
+    root = root.resolve()
+    stamp = root / STAMP
+    expected = [root / "gx" / "great_expectations.yml", root / "gx" / "checkpoints" / f"{CHECKPOINT}.json",
+                *(root / "gx" / folder / f"{name}.json" for name in SUITES
+                  for folder in ("expectations", "validation_definitions"))]  # fmt: skip
+    if all(path.exists() for path in expected) and stamp.exists():
+        with contextlib.suppress(OSError):
+            if stamp.read_text() == _fingerprint(root):
+                return
+    write_project(root)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    staging = stamp.with_name(f".{stamp.name}.{os.getpid()}")
+    staging.write_text(_fingerprint(root))
+    os.replace(staging, stamp)

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from overages.validation.frames import export
 from overages.validation.offline_docs import make_offline
-from overages.validation.project import CHECKPOINT, DATA_DOCS_INDEX, FRAMES_FOLDER, write_project
+from overages.validation.project import CHECKPOINT, DATA_DOCS_INDEX, FRAMES_FOLDER, ensure_project
 from overages.validation.suites import SUITES
 
 # Columns that say which row an example is, in the order they are shown.
@@ -142,7 +142,7 @@ def validate(con: duckdb.DuckDBPyConnection, root: Path) -> ValidationReport:
     """Export the frames from the warehouse, run the checkpoint, and collect every expectation's outcome."""
     prune_results(root / "gx" / "uncommitted" / "validations")
     frames = export(con, root / FRAMES_FOLDER)
-    write_project(root)
+    ensure_project(root)
     import great_expectations as gx
 
     with contextlib.chdir(root):
