@@ -49,19 +49,27 @@ class LastBuild:
     through_month: str | None
 
 
-def _literal(value: object) -> str:
-    """A SQL literal both engines read alike."""
+def _literal(value: object, backslash_escapes: bool = False) -> str:
+    """A SQL literal. In Spark's string literals a backslash escapes the next character (and two quotes in a row
+    are two literals, joined): there both are escaped with a backslash, so that a reason typed by a user
+    (`it's C:\\temp\\`) is stored as typed on both engines."""
     if value is None:
         return "null"
     if isinstance(value, datetime):
         return f"timestamp '{value:%Y-%m-%d %H:%M:%S.%f}'"
     if isinstance(value, date):
         return f"date '{value.isoformat()}'"
+    if backslash_escapes:
+        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
     return "'" + str(value).replace("'", "''") + "'"
 
 
 class _State(Protocol):
     """Where the billing state lives and is written: the warehouse's build file, or the Spark warehouse."""
+
+    build_command: str  # what builds it, as a user types it
+
+    def quote(self, value: object) -> str: ...
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]: ...
 
@@ -75,8 +83,13 @@ class _State(Protocol):
 
 
 class _DuckDBState:
+    build_command = "overages build"
+
     def __init__(self, con: Any) -> None:
         self.con = con
+
+    def quote(self, value: object) -> str:
+        return _literal(value)
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return self.con.execute(sql).fetchall()
@@ -109,11 +122,16 @@ class _DuckDBState:
 
 
 class _SparkState:
+    build_command = "overages build --target spark"
+
     def __init__(self) -> None:
         from overages import spark
 
         self.spark_module = spark
         self.session = spark.session()
+
+    def quote(self, value: object) -> str:
+        return _literal(value, backslash_escapes=True)
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.session.sql(sql).collect()]
@@ -177,7 +195,7 @@ def _as_date(value: object) -> date:
 def _latest_build(state: _State) -> LastBuild:
     found = state.last_build()
     if found is None:
-        raise OveragesError("no build is recorded in this warehouse: build it first (overages build)")
+        raise OveragesError(f"no build is recorded in this warehouse: build it first ({state.build_command})")
     return found
 
 
@@ -191,14 +209,14 @@ def _who() -> str:
 
 def _record_event(state: _State, event_id: str, month: date, action: str, now: datetime, build_id: str,
                   reason: str | None) -> None:  # fmt: skip
-    values = ", ".join(_literal(v) for v in (event_id, month, action, now, build_id, reason, _who()))
+    values = ", ".join(state.quote(v) for v in (event_id, month, action, now, build_id, reason, _who()))
     state.run("insert into audit.month_close_events (event_id, billing_month, action, recorded_at, build_id, "
               f"reason, recorded_by) values ({values})")  # fmt: skip
 
 
 def _issued(state: _State, close_id: str) -> tuple[int, int]:
     invoices, lines = state.rows("select count(distinct invoice_number), count(*) from audit.invoices_issued "
-                                 f"where close_id = {_literal(close_id)}")[0]  # fmt: skip
+                                 f"where close_id = {state.quote(close_id)}")[0]  # fmt: skip
     return int(invoices), int(lines)
 
 
@@ -226,12 +244,12 @@ def close_month(path: Path | None, month: date, today: date, progress: Progress,
         last = _latest_build(state)
         if last.outcome != "success":
             raise OveragesError(f"cannot close {month:%Y-%m}: the last build ({last.build_id}) ended '{last.outcome}'; "
-                                "mend it and build again (overages build) before closing")  # fmt: skip
+                                f"mend it and build again ({state.build_command}) before closing")  # fmt: skip
         if not last.validated:
             raise OveragesError(f"cannot close {month:%Y-%m}: the last build ({last.build_id}) was not validated "
                                 "(built with --skip-validate); build again without it before closing")  # fmt: skip
-        known = state.rows(f"select count(*) from marts.fct_monthly_overages where billing_month = {_literal(month)}")
-        if not known[0][0]:
+        counted = f"select count(*) from marts.fct_monthly_overages where billing_month = {state.quote(month)}"
+        if not state.rows(counted)[0][0]:
             raise OveragesError(f"cannot close {month:%Y-%m}: the warehouse has no such billing month")
         if month in closed_months(state):
             raise OveragesError(f"{month:%Y-%m} is closed already (overages reopen to open it again)")
@@ -243,8 +261,8 @@ def close_month(path: Path | None, month: date, today: date, progress: Progress,
         with state.atomically():
             state.run(
                 f"insert into audit.invoices_issued (close_id, {columns}, issued_at, build_id) "
-                f"select {_literal(event_id)}, {columns}, {_literal(now)}, {_literal(last.build_id)} "
-                f"from marts.fct_invoice_lines where billing_month = {_literal(month)} and status = 'draft'"
+                f"select {state.quote(event_id)}, {columns}, {state.quote(now)}, {state.quote(last.build_id)} "
+                f"from marts.fct_invoice_lines where billing_month = {state.quote(month)} and status = 'draft'"
             )
             _record_event(state, event_id, month, "close", now, last.build_id, None)
         invoices, lines = _issued(state, event_id)
@@ -262,10 +280,10 @@ def reopen_month(path: Path | None, month: date, reason: str, progress: Progress
         closed = closed_months(state)
         if month not in closed:
             raise OveragesError(f"{month:%Y-%m} is not closed: nothing to re-open")
-        close_ids = ", ".join(_literal(close_id) for close_id in closed.values())
+        close_ids = ", ".join(state.quote(close_id) for close_id in closed.values())
         carrying = state.rows(
             "select distinct billing_month from audit.invoices_issued where line_type = 'adjustment' "
-            f"and adjusted_billing_month = {_literal(month)} and close_id in ({close_ids})")  # fmt: skip
+            f"and adjusted_billing_month = {state.quote(month)} and close_id in ({close_ids})")  # fmt: skip
         if carrying:
             later = ", ".join(sorted(f"{_as_date(m):%Y-%m}" for (m,) in carrying))
             raise OveragesError(f"cannot re-open {month:%Y-%m}: the final invoices of {later} carry adjustments "

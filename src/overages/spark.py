@@ -233,9 +233,13 @@ def record_build(build_id: str, outcome: str, *, through_month: str | None, vali
 
     path = spark_home() / BUILD_RECORD
     staging = path.with_name(f".{path.name}.{os.getpid()}")
-    staging.write_text(json.dumps({"build_id": build_id, "outcome": outcome, "validated": validated,
-                                   "through_month": through_month}))  # fmt: skip
-    os.replace(staging, path)
+    try:
+        staging.write_text(json.dumps({"build_id": build_id, "outcome": outcome, "validated": validated,
+                                       "through_month": through_month}))  # fmt: skip
+        os.replace(staging, path)
+    except OSError as error:
+        staging.unlink(missing_ok=True)
+        raise OveragesError(f"cannot record the Spark build in {path}: {error.strerror or error}") from None
 
 
 def last_build() -> dict[str, Any] | None:

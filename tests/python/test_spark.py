@@ -292,9 +292,19 @@ def test_closing_and_reopening_a_month_on_spark_matches_duckdb(
     assert computed == [(before + 1000,)]
     assert adjustments[0][1] >= 1 and adjustments[0][0] > 0  # 1,000 more tokens billed after the close
 
-    run_cli("reopen", "--month", "2026-03", "--reason", "test", "--quiet", warehouse=duck)
-    reopened = run_cli("reopen", "--target", "spark", "--month", "2026-03", "--reason", "test", "--quiet")
+    # A reason as a user may type it: quotes and backslashes reach both tables as typed.
+    reason = "customer's dispute, see C:\\disputes\\ and ''notes''\\"
+    run_cli("reopen", "--month", "2026-03", "--reason", reason, "--quiet", warehouse=duck)
+    reopened = run_cli("reopen", "--target", "spark", "--month", "2026-03", "--reason", reason, "--quiet")
     assert "Re-opened 2026-03" in reopened.stdout
+    assert query(raw_file(duck), "select reason from audit.month_close_events where action = 'reopen'") == [(reason,)]
+    read_back = subprocess.run(
+        [sys.executable, "-c", "from overages import spark; print(repr([r[0] for r in spark.session().sql("
+         "\"select reason from audit.month_close_events where action = 'reopen'\").collect()]))"],
+        cwd=PROJECT_DIR, env={**os.environ, "DO_NOT_TRACK": "1"}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert read_back.returncode == 0, read_back.stderr[-2000:]
+    assert read_back.stdout.strip().splitlines()[-1] == repr([reason])
     on_spark = _invoices(published)
     assert on_spark == _invoices(duck)
     assert {row[5] for row in on_spark["fct_invoices"] if row[3] == dt.date(2026, 3, 1)} == {"draft"}
